@@ -1,0 +1,108 @@
+"""The ``dior`` command line: thin commands that validate arguments and call a stage.
+
+Each command imports its stage inside its body, so ``dior --help`` starts instantly and
+never imports torch. A :class:`~dior_cli.errors.DiorError` becomes a red message on stderr
+and exit code 1; only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from dior_cli import __version__
+from dior_cli.console import console, setup_logging
+from dior_cli.errors import DiorError
+
+app = typer.Typer(
+    name="dior",
+    help="Multi-object tracking and segmentation: detect, segment, embed, track, refine and evaluate.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def user_errors_exit_1(command: Callable) -> Callable:
+    """Turn a ``DiorError`` raised by ``command`` into a message on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        setup_logging()
+        try:
+            return command(*args, **kwargs)
+        except DiorError as exc:
+            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=exc.exit_code) from None
+
+    return wrapper
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dior {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version_callback, is_eager=True),
+) -> None:
+    """Multi-object tracking and segmentation (MOTS) with DIOR and ReMOTS."""
+
+
+@app.command()
+@user_errors_exit_1
+def inspect(
+    path: Path = typer.Argument(..., help="A dataset root, sequence folder, image folder, video, detections .json, embeddings .npy or MOTS .txt."),
+    frame_base: int = typer.Option(0, "--frame-base", help="For a MOTS .txt: the number of its first frame (0 KITTI-MOTS, 1 MOTS20)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout instead of a table."),
+) -> None:
+    """Validate any file or folder dior reads and summarise it (sequences, frames, objects)."""
+    from dior_cli.inspection import inspect_path, render_summary
+
+    summary = inspect_path(path, frame_base=frame_base)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    else:
+        render_summary(summary)
+
+
+@app.command("config")
+@user_errors_exit_1
+def show_config(
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file to check; prints the values it gives."),
+    overrides: list[str] = typer.Option([], "--set", help="Override one key, as stage.key=value (repeatable)."),
+) -> None:
+    """Print every stage's settings with meaning, unit and default (a commented YAML file).
+
+    With --config/--set, check them and print the resulting values instead.
+    """
+    from dior_cli import config
+
+    if config_file is None and not overrides:
+        typer.echo(config.defaults_yaml())
+        return
+    import dataclasses
+
+    import yaml
+
+    result = {}
+    for stage in config.STAGES:
+        stage_overrides = [o for o in overrides if o.split("=", 1)[0].startswith(f"{stage}.")]
+        result[stage] = dataclasses.asdict(config.load_config(stage, config_file, stage_overrides))
+    unknown = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] not in config.STAGES]
+    if unknown:
+        raise DiorError(f"--set {unknown[0]!r}: name the stage, e.g. track.n1_seconds=0.3 (stages: {', '.join(config.STAGES)})")
+    typer.echo(yaml.safe_dump(result, sort_keys=False))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,208 @@
+"""Stage configuration: one frozen dataclass per stage, loaded from YAML and ``--set``.
+
+A config file is YAML with one mapping per stage, for example::
+
+    track:
+      n1_seconds: 0.2
+    reid:
+      n2_seconds: 1.0
+
+Each field carries its meaning and unit in ``metadata`` (shown by ``dior config`` and in
+``examples/config.yaml``). Numbers the papers give are defaults here, in seconds where the
+paper speaks of time, so they hold at any frame rate. Unknown sections and keys are
+refused with the list of valid ones; values are checked against the field's type.
+``--set key=value`` (or ``--set stage.key=value``) overrides the file; values are parsed
+as YAML scalars (``--set n1_seconds=0.3``).
+
+Stages add their own fields here as they land; algorithm classes never see these objects
+(the stage maps fields to keyword arguments).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from dior_cli.errors import ConfigError, InputNotFound
+
+
+def option(default: Any, help: str, unit: str | None = None, source: str | None = None) -> Any:
+    """A config field with its meaning, unit and (for paper values) its source."""
+    return field(default=default, metadata={"help": help, "unit": unit, "source": source})
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """``dior infer``: the DIOR network's fixed choices."""
+
+    embedding_dim: int = option(1024, "length of each appearance embedding", "dimensions", "DIOR sec. 4.1")
+    backbone: Literal["resnet50", "resnet18"] = option("resnet50", "backbone network (resnet18 for tests and CPU use)", None, "DIOR sec. 4.1")
+
+    def __post_init__(self) -> None:
+        _require(self.embedding_dim > 0, "infer.embedding_dim must be positive")
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """``dior track``: the online DIOR tracker."""
+
+    n1_seconds: float = option(0.2, "a track with no match for this long is terminated (at least one frame)", "s", "DIOR sec. 4.1 (N1)")
+    stack_first: int = option(5, "embeddings from a track's first frames kept in its feature stack", "frames", "DIOR sec. 3.4")
+    stack_recent: int = option(5, "embeddings from a track's most recent frames kept in its feature stack", "frames", "DIOR sec. 3.4")
+
+    def __post_init__(self) -> None:
+        _require(self.n1_seconds > 0, "track.n1_seconds must be positive")
+        _require(self.stack_first >= 0 and self.stack_recent >= 1, "track.stack_first must be >= 0 and track.stack_recent >= 1")
+
+
+@dataclass(frozen=True)
+class ReidConfig:
+    """``dior reid`` and ``dior track --offline-reid``: offline re-linking of tracklets."""
+
+    method: Literal["remots", "dior"] = option("remots", "remots: hierarchical merging with data-driven thresholds; dior: long-term re-ID")
+    n2_seconds: float = option(1.0, "dior method: largest time gap between two tracklets that may be joined", "s", "DIOR sec. 4.1 (N2)")
+    theta_t_seconds: float = option(0.5, "remots method: largest time gap between merged tracklets (15 frames at 30 fps)", "s", "ReMOTS sec. 2.5 (theta_t)")
+    sigma_k: float = option(3.0, "remots method: theta_short = mean + sigma_k * std of different-identity similarities", "std", "ReMOTS sec. 2.3 (theta_app_short)")
+
+    def __post_init__(self) -> None:
+        _require(self.n2_seconds > 0 and self.theta_t_seconds > 0, "reid.n2_seconds and reid.theta_t_seconds must be positive")
+        _require(self.sigma_k >= 0, "reid.sigma_k must not be negative")
+
+
+STAGES: dict[str, type] = {"infer": InferConfig, "track": TrackConfig, "reid": ReidConfig}
+
+
+def load_config(stage: str, config_file: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Build the config of ``stage`` from defaults, a YAML file, then ``--set`` overrides.
+
+    Raises ``ConfigError`` naming the file (or the ``--set`` text) and the key.
+    """
+    cls = STAGES[stage]
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        sections = read_config_file(config_file)
+        values.update(sections.get(stage, {}))
+    for text in overrides:
+        key, value = parse_override(text, stage)
+        _check_key(cls, stage, key, f"--set {text}")
+        values[key] = value
+    return build(cls, stage, values, where=str(config_file) if config_file else "--set")
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Read a YAML config file into ``{stage: {key: value}}``, checking every key."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFound("config file does not exist", path=path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise ConfigError(f"is not valid YAML ({type(exc).__name__})", path=path, line=None if line is None else line + 1) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError("must be a mapping of stage names to settings", path=path)
+    for stage, section in doc.items():
+        if stage not in STAGES:
+            raise ConfigError(f"unknown section {stage!r}; valid sections: {', '.join(STAGES)}", path=path)
+        if not isinstance(section, dict):
+            raise ConfigError(f"section {stage!r} must be a mapping of keys to values", path=path)
+        for key in section:
+            _check_key(STAGES[stage], stage, key, str(path))
+        build(STAGES[stage], stage, section, where=str(path))
+    return doc
+
+
+def parse_override(text: str, stage: str) -> tuple[str, Any]:
+    """Split ``key=value`` (or ``stage.key=value``) and parse the value as a YAML scalar."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if "." in key:
+        prefix, key = key.split(".", 1)
+        if prefix != stage:
+            raise ConfigError(f"--set {text!r}: this command configures {stage!r}, not {prefix!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def build(cls: type, stage: str, values: dict[str, Any], where: str) -> Any:
+    """Instantiate ``cls`` from ``values`` after checking each value's type."""
+    hints = typing.get_type_hints(cls)
+    checked = {}
+    for key, value in values.items():
+        _check_key(cls, stage, key, where)
+        checked[key] = _coerce(value, hints[key], f"{where}: {stage}.{key}")
+    try:
+        return cls(**checked)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+
+
+def defaults_yaml() -> str:
+    """Every stage's keys with their defaults, each preceded by a comment with meaning and unit."""
+    lines = ["# dior configuration: every key with its default.", "# Use with --config FILE; override one key with --set key=value.", ""]
+    for stage, cls in STAGES.items():
+        lines.append(f"# {cls.__doc__.strip().replace('``', '')}")
+        lines.append(f"{stage}:")
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            unit = f" [{meta['unit']}]" if meta.get("unit") else ""
+            source = f"; from {meta['source']}" if meta.get("source") else ""
+            lines.append(f"  # {meta.get('help', '')}{unit}{source}")
+            lines.append(f"  {f.name}: {yaml.safe_dump(f.default, default_flow_style=True).strip().removesuffix('...').strip()}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _check_key(cls: type, stage: str, key: str, where: str) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    if key not in names:
+        raise ConfigError(f"{where}: unknown key {stage}.{key}; valid keys: {', '.join(names)}")
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, typing.get_args(hint)))}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

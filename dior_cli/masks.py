@@ -1,0 +1,235 @@
+"""Instance masks as COCO run-length encodings: the only module that uses pycocotools.
+
+Conventions:
+- An RLE is a dict ``{"size": [height, width], "counts": str}`` with COCO's compressed,
+  column-major counts (the string of a MOTS txt line). ``counts`` is kept as ``str`` so
+  records serialise to JSON and MOTS txt as they are.
+- Dense masks are ``(H, W)`` arrays, non-zero = inside.
+- Pairwise functions take two lists of RLEs of one image size and return ``(N, M)``
+  matrices computed on the run lengths, without decoding to dense arrays.
+- IoM is intersection over the *smaller* of the two areas (DIOR, eq. 6; ReMOTS's NMS);
+  it is 0 when either mask is empty.
+
+pycocotools trusts its input: a counts string whose runs add up to more than
+``height * width`` makes its decoder write past its buffer. Every reader therefore calls
+:func:`rle_problem` on strings that come from files before anything decodes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypedDict
+
+import numpy as np
+from pycocotools import mask as _coco
+
+
+class Rle(TypedDict):
+    """COCO compressed RLE: ``size`` is ``[height, width]``, ``counts`` column-major."""
+
+    size: list[int]
+    counts: str
+
+
+_FIRST_CHAR = 48  # '0': the alphabet of COCO's compressed counts is chr(48)..chr(111)
+_LAST_CHAR = 111
+_MAX_CHARS_PER_NUMBER = 7
+_AREA_CHUNK = 255  # 35 bits: far more than any image's pixel count
+
+
+def make_rle(counts: str | bytes, height: int, width: int) -> Rle:
+    """Build an RLE dict from a counts string and an image size."""
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii")
+    return {"size": [int(height), int(width)], "counts": counts}
+
+
+def encode(mask: np.ndarray) -> Rle:
+    """Encode one dense ``(H, W)`` mask (non-zero = inside) as an RLE."""
+    if mask.ndim != 2:
+        raise ValueError(f"encode expects an (H, W) mask, got shape {mask.shape}")
+    fortran = np.asfortranarray(mask != 0, dtype=np.uint8)  # (H, W), column-major
+    coco = _coco.encode(fortran)
+    return make_rle(coco["counts"], *coco["size"])
+
+
+def encode_label_image(labels: np.ndarray, values: Sequence[int] | np.ndarray) -> list[Rle]:
+    """Encode, for each value ``v``, the mask ``labels == v`` of a ``(H, W)`` label image."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return []
+    by_column = np.ascontiguousarray(labels.T)  # (W, H): column-major pixel order
+    stacked = (by_column[None, :, :] == values[:, None, None]).view(np.uint8)  # (K, W, H), C order
+    fortran = stacked.transpose(2, 1, 0)  # (H, W, K), Fortran order: a view, no copy
+    return [make_rle(c["counts"], *c["size"]) for c in _coco.encode(fortran)]
+
+
+def decode(rle: Rle) -> np.ndarray:
+    """Decode one RLE to a dense ``(H, W)`` uint8 mask with values 0/1."""
+    return _coco.decode([_coco_obj(rle)])[:, :, 0]
+
+
+def decode_many(rles: Sequence[Rle]) -> np.ndarray:
+    """Decode masks of one size to a dense ``(H, W, N)`` uint8 stack (Fortran order)."""
+    if len(rles) == 0:
+        raise ValueError("decode_many needs at least one mask (the image size comes from them)")
+    _check_same_size(rles, rles[:1])
+    return _coco.decode([_coco_obj(r) for r in rles])
+
+
+def area(rles: Sequence[Rle]) -> np.ndarray:
+    """Pixel count of each mask: ``(N,)`` int64."""
+    if len(rles) == 0:
+        return np.zeros(0, dtype=np.int64)
+    objs = [_coco_obj(r) for r in rles]
+    # pycocotools 2.0.x overflows on more than 255 masks per call: ask in chunks.
+    chunks = [np.asarray(_coco.area(objs[i : i + _AREA_CHUNK]), dtype=np.int64).reshape(-1) for i in range(0, len(objs), _AREA_CHUNK)]
+    return np.concatenate(chunks)
+
+
+def bbox_xyxy(rles: Sequence[Rle]) -> np.ndarray:
+    """Tight boxes ``(N, 4)`` float64 as ``[x1, y1, x2, y2]`` in pixels (x2 = x1 + width).
+
+    An empty mask gives ``[0, 0, 0, 0]``.
+    """
+    if len(rles) == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    xywh = np.asarray(_coco.toBbox([_coco_obj(r) for r in rles]), dtype=np.float64).reshape(-1, 4)
+    xywh[:, 2:] += xywh[:, :2]
+    return xywh
+
+
+def iou_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
+    """Intersection over union between every mask of ``a`` and of ``b``: ``(N, M)`` float64.
+
+    Computed by pycocotools exactly as TrackEval does, so scores built on it match the
+    official evaluator bit for bit.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.float64)
+    _check_same_size(a, b)
+    crowd = np.zeros(len(b), dtype=np.uint8)
+    out = _coco.iou([_coco_obj(r) for r in a], [_coco_obj(r) for r in b], crowd)
+    return np.asarray(out, dtype=np.float64).reshape(len(a), len(b))
+
+
+def intersection_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
+    """Pixels shared by every mask of ``a`` and of ``b``: ``(N, M)`` int64, exact."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.int64)
+    _check_same_size(a, b)
+    # With every b marked "crowd", pycocotools returns |a ∩ b| / |a|.
+    crowd = np.ones(len(b), dtype=np.uint8)
+    ratio = np.asarray(
+        _coco.iou([_coco_obj(r) for r in a], [_coco_obj(r) for r in b], crowd), dtype=np.float64
+    ).reshape(len(a), len(b))  # (N, M)
+    return np.rint(ratio * area(a)[:, None]).astype(np.int64)
+
+
+def iom_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
+    """Intersection over the smaller area (IoM): ``(N, M)`` float64 in [0, 1]."""
+    inter = intersection_matrix(a, b)  # (N, M)
+    smaller = np.minimum(area(a)[:, None], area(b)[None, :])  # (N, M)
+    out = np.zeros(inter.shape, dtype=np.float64)
+    np.divide(inter, smaller, out=out, where=smaller > 0)
+    return out
+
+
+def merge(rles: Sequence[Rle], intersect: bool = False) -> Rle:
+    """Union (or intersection) of masks of one size as a single RLE."""
+    if len(rles) == 0:
+        raise ValueError("merge needs at least one mask")
+    _check_same_size(rles, rles[:1])
+    coco = _coco.merge([_coco_obj(r) for r in rles], intersect=int(intersect))
+    return make_rle(coco["counts"], *coco["size"])
+
+
+def make_disjoint(rles: Sequence[Rle], priority: Sequence[float] | np.ndarray | None = None) -> tuple[list[Rle], int]:
+    """Give every pixel claimed by several masks to the highest-priority one.
+
+    Args:
+        rles: masks of one image size.
+        priority: one number per mask, higher wins; ``None`` means earlier in the list
+            wins. Ties go to the earlier mask.
+
+    Returns:
+        The masks with contested pixels removed from the losers (untouched masks are the
+        same objects as given), and the number of pixels removed in total.
+    """
+    out = list(rles)
+    if len(out) < 2:
+        return out, 0
+    inter = intersection_matrix(out, out)  # (N, N)
+    np.fill_diagonal(inter, 0)
+    involved = inter.any(axis=1)  # (N,)
+    if not involved.any():
+        return out, 0
+    if priority is None:
+        order = np.arange(len(out))
+    else:
+        order = np.argsort(-np.asarray(priority, dtype=np.float64), kind="stable")
+    height, width = out[0]["size"]
+    claimed = np.zeros((height, width), dtype=bool)  # (H, W)
+    moved = 0
+    for i in order:
+        if not involved[i]:
+            continue  # overlaps nobody: cannot lose or take pixels
+        mask = decode(out[i]).astype(bool)  # (H, W)
+        lost = mask & claimed
+        n_lost = int(lost.sum())
+        if n_lost:
+            moved += n_lost
+            out[i] = encode(mask & ~claimed)
+        claimed |= mask
+    return out, moved
+
+
+def rle_problem(counts: str, height: int, width: int) -> str | None:
+    """Say what is wrong with a compressed counts string, or ``None`` if it decodes cleanly.
+
+    Checks the alphabet, that the last number is complete, that every run is
+    non-negative, and that the runs cover exactly ``height * width`` pixels.
+    """
+    if height < 0 or width < 0:
+        return f"negative image size {height}x{width}"
+    total = height * width
+    if counts == "":
+        return None if total == 0 else f"empty RLE counts for a {height}x{width} mask"
+    try:
+        raw = np.frombuffer(counts.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return "RLE counts contain non-ASCII characters"
+    if raw.min() < _FIRST_CHAR or raw.max() > _LAST_CHAR:
+        return "RLE counts contain characters outside COCO's alphabet ('0'..'o')"
+    chars = raw.astype(np.int64) - _FIRST_CHAR  # (L,)
+    continues = (chars & 0x20) != 0  # (L,) another 5-bit group follows
+    if continues[-1]:
+        return "RLE counts end in the middle of a number"
+    ends = np.flatnonzero(~continues)  # (R,) last character of each number
+    starts = np.concatenate(([0], ends[:-1] + 1))  # (R,)
+    n_chars = ends - starts + 1  # (R,)
+    if n_chars.max() > _MAX_CHARS_PER_NUMBER:
+        return "RLE counts hold a number too large for any image"
+    position = np.arange(chars.size) - np.repeat(starts, n_chars)  # (L,) group index in its number
+    values = np.add.reduceat((chars & 0x1F) << (5 * position), starts)  # (R,)
+    negative = (chars[ends] & 0x10) != 0
+    values = values - np.where(negative, 1 << (5 * n_chars), 0)
+    runs = values.copy()  # runs after index 2 are stored as differences to the run two back
+    runs[2::2] = np.cumsum(values[2::2])
+    runs[1::2] = np.cumsum(values[1::2])
+    if (runs < 0).any():
+        return "RLE counts decode to a negative run length"
+    covered = int(runs.sum())
+    if covered != total:
+        return f"RLE counts cover {covered} pixels, but a {height}x{width} mask has {total}"
+    return None
+
+
+def _coco_obj(rle: Rle) -> dict:
+    return {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+
+
+def _check_same_size(a: Sequence[Rle], b: Sequence[Rle]) -> None:
+    sizes = {tuple(r["size"]) for r in a} | {tuple(r["size"]) for r in b}
+    if len(sizes) > 1:
+        raise ValueError(f"masks of different image sizes cannot be compared: {sorted(sizes)}")

@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real data lives, and small builders used across tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DIOR_DATA", REPO.parent / "shared" / "data"))
+KITTI_TXT = DATA / "kitti_mots" / "instances_txt"
+VTEST = DATA / "video" / "vtest.avi"
+MOT17_MINI = DATA / "mot17_mini"
+
+
+def require(path: Path) -> Path:
+    """Skip the calling test when real data at ``path`` is absent (a plain clone)."""
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set DIOR_DATA to the shared data folder)")
+    return path
+
+
+def kitti_gt_files() -> list[Path]:
+    return sorted(KITTI_TXT.glob("*.txt")) if KITTI_TXT.is_dir() else []
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def kitti_txt_dir() -> Path:
+    return require(KITTI_TXT)

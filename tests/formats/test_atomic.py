@@ -1,0 +1,73 @@
+"""Writes are atomic: an interrupted write leaves no partial file under the final name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from dior_cli.formats import mots_txt
+from dior_cli.formats.atomic import atomic_write
+from dior_cli.formats.mots_txt import write_mots_txt
+from dior_cli.masks import encode
+from dior_cli.records import MotsRows
+
+
+def _rows(n):
+    rle = encode(np.eye(5, dtype=bool))
+    return MotsRows(frame=np.arange(n), obj_id=np.full(n, 2001), class_id=np.full(n, 2), rles=[rle] * n)
+
+
+def test_exception_during_write_leaves_nothing(tmp_path, monkeypatch):
+    target = tmp_path / "out" / "seq.txt"
+
+    def explode(rows, frame_base):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C while the text was produced
+
+    monkeypatch.setattr(mots_txt, "format_mots_lines", explode)
+    with pytest.raises(KeyboardInterrupt):
+        write_mots_txt(target, _rows(3), 0)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_failed_rewrite_keeps_the_old_file(tmp_path):
+    target = tmp_path / "seq.txt"
+    write_mots_txt(target, _rows(2), 0)
+    before = target.read_text()
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as handle:
+            handle.write("partial line without end")
+            raise RuntimeError("disk full")
+    assert target.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seq.txt"]
+
+
+def test_killed_process_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "seq.txt"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from dior_cli.formats.atomic import atomic_write
+        with atomic_write({str(target)!r}) as handle:
+            for i in range(100000):
+                handle.write(f"{{i}} 2001 2 5 5 0\\n")
+                if i == 1000:
+                    handle.flush()
+                    print("writing", flush=True)
+                    time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        temporaries = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        assert temporaries and temporaries[0].stat().st_size > 0  # the data went somewhere else
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert not target.exists(), "a killed write left a partial file under the final name"
