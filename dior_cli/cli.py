@@ -74,6 +74,47 @@ def inspect(
         render_summary(summary)
 
 
+@app.command()
+@user_errors_exit_1
+def evaluate(
+    gt: Path = typer.Option(..., "--gt", help="Ground truth: MOTS20 or KITTI-MOTS dataset root, TrackEval's layouts (MOTS-<split>/ or label_02/), or a folder of <seq>.txt."),
+    pred: Path = typer.Option(..., "--pred", help="Predictions: a folder of <seq>.txt (MOTS txt) or <seq>/ instance-PNG folders."),
+    benchmark: str = typer.Option("auto", "--benchmark", help="auto (from the layout), kitti-mots (car+pedestrian, frames from 0) or mots20 (pedestrian, frames from 1)."),
+    seqmap: Optional[Path] = typer.Option(None, "--seqmap", help="Sequences to evaluate: '<seq> empty <first> <last>' lines or a MOTChallenge list with a 'name' header. Default: the layout's own seqmap, else every sequence with ground truth."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to use where the layout has several (train, test, val...)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Comma-separated classes to evaluate (car,pedestrian). Default: the benchmark's."),
+    workers: int = typer.Option(0, "--workers", help="Processes evaluating sequences in parallel; 0 = one per CPU core."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write metrics.json. Default: metrics.json beside the prediction folder."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write one CSV row per sequence and class (plus combined rows)."),
+    resolve_overlaps: bool = typer.Option(False, "--resolve-overlaps", help="Make overlapping prediction masks disjoint (the earlier line keeps shared pixels) instead of refusing the file."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="Score sequences without a prediction file as empty instead of refusing."),
+    json_output: bool = typer.Option(False, "--json", help="Print the metrics document (schema dior.metrics/v1) on stdout."),
+) -> None:
+    """Score MOTS tracks against ground truth with exactly TrackEval's numbers (HOTA, CLEAR/sMOTSA, IDF1)."""
+    import time
+
+    from dior_cli.evaluate import report
+    from dior_cli.evaluate.stage import EvaluateOptions, run
+
+    start = time.perf_counter()
+    chosen = None if classes is None else tuple(c.strip() for c in classes.split(",") if c.strip())
+    options = EvaluateOptions(
+        gt=gt, pred=pred, benchmark=benchmark, seqmap=seqmap, split=split, classes=chosen, workers=workers,
+        resolve_overlaps=resolve_overlaps, allow_missing=allow_missing,
+    )
+    doc = run(options)
+    out = out if out is not None else pred.resolve().parent / "metrics.json"
+    report.write_metrics_json(out, doc)
+    if csv_path is not None:
+        report.write_csv(csv_path, doc)
+    if json_output:
+        typer.echo(report.to_json(doc), nl=False)
+    else:
+        report.print_table(doc)
+    report.print_summary(doc, time.perf_counter() - start)
+    console.print(f"wrote {out}" + (f" and {csv_path}" if csv_path else ""))
+
+
 @app.command("config")
 @user_errors_exit_1
 def show_config(

@@ -33,8 +33,8 @@ class Rle(TypedDict):
 
 _FIRST_CHAR = 48  # '0': the alphabet of COCO's compressed counts is chr(48)..chr(111)
 _LAST_CHAR = 111
-_MAX_CHARS_PER_NUMBER = 7
-_AREA_CHUNK = 255  # 35 bits: far more than any image's pixel count
+_MAX_CHARS_PER_NUMBER = 6  # 30 bits: a billion pixels, far more than any image
+_AREA_CHUNK = 255
 
 
 def make_rle(counts: str | bytes, height: int, width: int) -> Rle:
@@ -117,13 +117,21 @@ def intersection_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
     """Pixels shared by every mask of ``a`` and of ``b``: ``(N, M)`` int64, exact."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), dtype=np.int64)
-    _check_same_size(a, b)
-    # With every b marked "crowd", pycocotools returns |a ∩ b| / |a|.
-    crowd = np.ones(len(b), dtype=np.uint8)
-    ratio = np.asarray(
-        _coco.iou([_coco_obj(r) for r in a], [_coco_obj(r) for r in b], crowd), dtype=np.float64
-    ).reshape(len(a), len(b))  # (N, M)
+    ratio = ioa_matrix(a, b)  # (N, M) |a ∩ b| / |a|
     return np.rint(ratio * area(a)[:, None]).astype(np.int64)
+
+
+def ioa_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
+    """Intersection over the area of each mask of ``a``: ``(N, M)`` float64 (0 for empty ``a``).
+
+    Computed by pycocotools as TrackEval does for "inside an ignore region" tests.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.float64)
+    _check_same_size(a, b)
+    crowd = np.ones(len(b), dtype=np.uint8)  # "crowd" b: pycocotools divides by |a|
+    out = _coco.iou([_coco_obj(r) for r in a], [_coco_obj(r) for r in b], crowd)
+    return np.asarray(out, dtype=np.float64).reshape(len(a), len(b))
 
 
 def iom_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
@@ -142,6 +150,13 @@ def merge(rles: Sequence[Rle], intersect: bool = False) -> Rle:
     _check_same_size(rles, rles[:1])
     coco = _coco.merge([_coco_obj(r) for r in rles], intersect=int(intersect))
     return make_rle(coco["counts"], *coco["size"])
+
+
+def has_overlap(rles: Sequence[Rle]) -> bool:
+    """Whether any two of the masks share a pixel (one union, no pairwise work)."""
+    if len(rles) < 2:
+        return False
+    return int(area([merge(rles)])[0]) != int(area(rles).sum())
 
 
 def make_disjoint(rles: Sequence[Rle], priority: Sequence[float] | np.ndarray | None = None) -> tuple[list[Rle], int]:
@@ -225,8 +240,89 @@ def rle_problem(counts: str, height: int, width: int) -> str | None:
     return None
 
 
-def _coco_obj(rle: Rle) -> dict:
-    return {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+def first_rle_problem(counts: Sequence[str], heights: Sequence[int], widths: Sequence[int]) -> tuple[int, str] | None:
+    """Check many counts strings at once: ``(index, problem)`` of the first bad one, or ``None``.
+
+    The same checks as :func:`rle_problem`, vectorised over all strings (a file's worth of
+    masks costs a few numpy passes instead of a few per mask).
+    """
+    n = len(counts)
+    if n == 0:
+        return None
+    heights = np.asarray(heights, dtype=np.int64)
+    widths = np.asarray(widths, dtype=np.int64)
+    lengths = np.fromiter((len(c) for c in counts), dtype=np.int64, count=n)  # (S,)
+    try:
+        raw = np.frombuffer("".join(counts).encode("ascii"), dtype=np.uint8)  # (L,)
+    except UnicodeEncodeError:
+        raw = None
+    bad = (heights < 0) | (widths < 0) | ((lengths == 0) & (heights * widths != 0))  # (S,)
+    if raw is None:
+        bad |= np.fromiter((not c.isascii() for c in counts), dtype=bool, count=n)
+    elif raw.size:
+        bad |= _batch_run_problems(raw, lengths, heights * widths)
+    hits = np.flatnonzero(bad)
+    if hits.size == 0:
+        return None
+    i = int(hits[0])
+    return i, rle_problem(counts[i], int(heights[i]), int(widths[i])) or "RLE counts do not decode"
+
+
+def _batch_run_problems(raw: np.ndarray, lengths: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """``(S,)`` bool: which strings of the concatenated ``raw`` fail to decode to ``totals`` pixels."""
+    n = lengths.size
+    bad = np.zeros(n, dtype=bool)
+    nonempty = np.flatnonzero(lengths > 0)  # (S',)
+    last_char = (np.cumsum(lengths) - 1)[nonempty]  # (S',)
+    string_of_char = np.repeat(np.arange(n, dtype=np.int32), lengths)  # (L,)
+    outside = (raw < _FIRST_CHAR) | (raw > _LAST_CHAR)  # (L,)
+    if outside.any():
+        bad[string_of_char[outside]] = True
+    chars = raw - np.uint8(_FIRST_CHAR)  # (L,) uint8; wrapped values belong to strings already marked bad
+    continues = (chars & 0x20) != 0  # (L,)
+    bad[nonempty[continues[last_char]]] = True  # a number left unfinished
+    continues[last_char] = False  # never let a number run into the next string
+    ends = np.flatnonzero(~continues)  # (R,) last char of each number
+    n_chars = np.diff(ends, prepend=-1)  # (R,)
+    string_of_number = string_of_char[ends]  # (R,)
+    too_long = n_chars > _MAX_CHARS_PER_NUMBER
+    if too_long.any():
+        bad[string_of_number[too_long]] = True
+        n_chars = np.minimum(n_chars, _MAX_CHARS_PER_NUMBER)
+    last = chars[ends].astype(np.int64)  # (R,)
+    shift = 5 * (n_chars - 1)  # (R,) bit offset of each number's last group
+    values = (last & 0x1F) << shift
+    for k in range(1, _MAX_CHARS_PER_NUMBER):  # lower groups of multi-character numbers (rare)
+        has = np.flatnonzero(n_chars > k)
+        if has.size == 0:
+            break
+        values[has] += (chars[ends[has] - k].astype(np.int64) & 0x1F) << (shift[has] - 5 * k)
+    negative_number = np.flatnonzero(last & 0x10)  # the last group's top bit is the sign
+    values[negative_number] -= np.left_shift(1, shift[negative_number] + 5)
+    first_number = np.searchsorted(string_of_number, np.arange(n))  # (S,) each string's first number
+    index_in_string = np.arange(ends.size) - first_number[string_of_number]  # (R,)
+    runs = values.copy()
+    # Runs after the third are differences to the run two back: cumulative sums per string
+    # over the even positions from 2 on and over the odd positions from 1 on.
+    for chain in (np.flatnonzero((index_in_string % 2 == 0) & (index_in_string >= 2)), np.flatnonzero(index_in_string % 2 == 1)):
+        if chain.size == 0:
+            continue
+        owner = string_of_number[chain]
+        total = np.cumsum(values[chain])
+        segment_start = np.concatenate(([True], owner[1:] != owner[:-1]))
+        before = (total - values[chain])[segment_start]  # running total before each string's chain
+        runs[chain] = total - before[np.cumsum(segment_start) - 1]
+    negative = runs < 0
+    if negative.any():
+        bad[string_of_number[negative]] = True
+    covered = np.add.reduceat(runs, first_number[nonempty])  # (S',)
+    bad[nonempty[covered != totals[nonempty]]] = True
+    return bad
+
+
+def _coco_obj(rle: Rle) -> Rle:
+    """pycocotools takes our dicts as they are (it encodes ``str`` counts itself)."""
+    return rle
 
 
 def _check_same_size(a: Sequence[Rle], b: Sequence[Rle]) -> None:

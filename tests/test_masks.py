@@ -144,3 +144,51 @@ def test_rle_problem_catches_negative_runs():
     # [1, 1, 1, -3] are written x0=1 '1', x1=1 '1', x2=1 '1', x3 = -3 - 1 = -4, which in
     # 5-bit two's complement is 28 -> chr(48 + 28) = 'L'. A run of -3 pixels is invalid.
     assert "negative" in masks.rle_problem("111L", 1, 4)
+
+
+def test_batch_rle_check_agrees_with_the_single_check(rng):
+    # Valid strings, then mutated ones (a character replaced, truncated, padded, wrong size).
+    counts, heights, widths = [], [], []
+    for _ in range(600):
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        c = masks.encode(rng.random((h, w)) < rng.random())["counts"]
+        kind = rng.integers(0, 5)
+        if kind == 0 and c:
+            i = int(rng.integers(len(c)))
+            c = c[:i] + chr(int(rng.integers(40, 125))) + c[i + 1 :]
+        elif kind == 1:
+            c = c[: int(rng.integers(0, len(c) + 1))]
+        elif kind == 2:
+            c = c + "0" * int(rng.integers(1, 4))
+        elif kind == 3:
+            h += 1
+        counts.append(c)
+        heights.append(h)
+        widths.append(w)
+    single = [masks.rle_problem(c, h, w) for c, h, w in zip(counts, heights, widths)]
+    assert 50 < sum(p is not None for p in single) < 550  # both kinds are well represented
+    for start in range(0, 600, 37):  # windows: the batch must name the first bad string of each
+        window = slice(start, start + 37)
+        found = masks.first_rle_problem(counts[window], heights[window], widths[window])
+        expected = next((i for i, p in enumerate(single[window]) if p is not None), None)
+        assert (None if found is None else found[0]) == expected
+        if found is not None:
+            assert found[1] == single[window][expected]
+    assert masks.first_rle_problem([], [], []) is None
+
+
+def test_has_overlap(rng):
+    a, b = np.zeros((5, 5), bool), np.zeros((5, 5), bool)
+    a[:2], b[3:] = True, True
+    assert not masks.has_overlap([masks.encode(a), masks.encode(b)])
+    b[1] = True
+    assert masks.has_overlap([masks.encode(a), masks.encode(b)])
+    assert not masks.has_overlap([masks.encode(a)])
+
+
+def test_ioa_is_intersection_over_the_first_area():
+    a, b = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
+    a[:, :2] = True  # 8 pixels
+    b[:, 1:] = True  # shares 4 with a
+    assert masks.ioa_matrix([masks.encode(a)], [masks.encode(b)])[0, 0] == 0.5
+    assert masks.ioa_matrix([masks.encode(b)], [masks.encode(a)])[0, 0] == pytest.approx(4 / 12)

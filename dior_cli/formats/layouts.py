@@ -183,7 +183,7 @@ def _kitti_sequence(root: Path, image_root: Path | None, name: str) -> SequenceI
         num_frames, length_source = pngs[-1][0] + 1, "instance PNGs"
         image_size = read_instance_png(pngs[0][1]).shape
     elif gt_txt is not None:
-        num_frames, image_size = _txt_extent(gt_txt)
+        num_frames, image_size = txt_extent(gt_txt)
         length_source = "annotations"
     else:
         raise FormatError("sequence has neither images nor annotations", path=root, sequence=name)
@@ -207,7 +207,7 @@ def _image_size(path: Path) -> tuple[int, int]:
     return int(image.shape[0]), int(image.shape[1])
 
 
-def _txt_extent(path: Path) -> tuple[int, tuple[int, int] | None]:
+def txt_extent(path: Path) -> tuple[int, tuple[int, int] | None]:
     """Last frame + 1 and the image size of a KITTI-MOTS txt, from its first fields only.
 
     Full validation happens when the file is read for use; here a line that does not

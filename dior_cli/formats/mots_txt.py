@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dior_cli.errors import FormatError, InputNotFound
-from dior_cli.masks import make_rle, rle_problem
+from dior_cli.masks import first_rle_problem, make_rle, rle_problem
 from dior_cli.records import MOTS_CLASSES, MotsRows
 from dior_cli.formats.atomic import atomic_write
 
@@ -42,11 +42,14 @@ def parse_mots_line(
     *,
     classes: Iterable[int] = MOTS_CLASSES,
     allow_score: bool = False,
+    check_rle: bool = True,
 ) -> tuple[int, int, int, int, int, str, float | None]:
     """Parse and check one line; raise ``ValueError`` with a message (no location).
 
     Returns ``(frame, obj_id, class_id, height, width, counts, score)`` with a 0-based
     frame; ``score`` is the optional seventh field when ``allow_score``, else ``None``.
+    ``check_rle=False`` leaves the RLE check to the caller (who checks a whole file at once
+    with :func:`dior_cli.masks.first_rle_problem`).
     """
     fields = line.split()
     expected = "6 or 7" if allow_score else "6"
@@ -70,8 +73,7 @@ def parse_mots_line(
     if height <= 0 or width <= 0:
         raise ValueError(f"image size {height}x{width} is not positive")
     counts = fields[5]
-    problem = rle_problem(counts, height, width)
-    if problem:
+    if check_rle and (problem := rle_problem(counts, height, width)):
         raise ValueError(problem)
     score = None
     if len(fields) == 7:
@@ -110,13 +112,13 @@ def read_mots_txt(
     """
     path = Path(path)
     classes = tuple(classes)
-    frames, obj_ids, class_ids, rles = [], [], [], []
+    frames, obj_ids, class_ids, rles, line_numbers = [], [], [], [], []
     seen: dict[tuple[int, int], int] = {}
     for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
         try:
-            frame, obj_id, class_id, height, width, counts, _ = parse_mots_line(line, frame_base, classes=classes)
+            frame, obj_id, class_id, height, width, counts, _ = parse_mots_line(line, frame_base, classes=classes, check_rle=False)
         except ValueError as exc:
             raise FormatError(str(exc), path=path, line=number) from None
         if image_size is None:
@@ -141,6 +143,12 @@ def read_mots_txt(
         obj_ids.append(obj_id)
         class_ids.append(class_id)
         rles.append(make_rle(counts, height, width))
+        line_numbers.append(number)
+    if rles:
+        size = rles[0]["size"]  # every line has this size (checked above)
+        bad = first_rle_problem([r["counts"] for r in rles], [size[0]] * len(rles), [size[1]] * len(rles))
+        if bad is not None:
+            raise FormatError(bad[1], path=path, line=line_numbers[bad[0]])
     return MotsRows(frame=frames, obj_id=obj_ids, class_id=class_ids, rles=rles)
 
 

@@ -1,0 +1,1 @@
+"""MOTS metrics (HOTA, CLEAR, Identity) matching TrackEval 1.3.0 exactly."""

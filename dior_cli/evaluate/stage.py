@@ -1,0 +1,266 @@
+"""``dior evaluate``: the official MOTS numbers (TrackEval 1.3.0's), from any layout.
+
+The stage finds the ground truth and the predictions, evaluates each sequence (in
+parallel over sequences), combines sequences per class as TrackEval does, averages over
+classes when there are several, and returns one document (schema ``dior.metrics/v1``).
+Each sequence's IoU matrices are computed once per frame and shared by every class and by
+the three metric families.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dior_cli import __version__
+from dior_cli.console import track_progress
+from dior_cli.errors import ConfigError, DiorError, FormatError
+from dior_cli.evaluate import clear, hota, identity
+from dior_cli.evaluate.combine import add_mots_names, class_average_clear, class_average_hota, class_average_identity
+from dior_cli.evaluate.preprocess import class_sequence, find_overlap, pair_frames, resolve_overlaps
+from dior_cli.formats.eval_layouts import discover_ground_truth, find_predictions
+from dior_cli.formats.kitti_png import read_kitti_png_folder
+from dior_cli.formats.mots_txt import read_mots_txt
+from dior_cli.records import CAR, IGNORE, PEDESTRIAN, MotsRows
+
+SCHEMA = "dior.metrics/v1"
+CLASS_IDS = {"car": CAR, "pedestrian": PEDESTRIAN}
+BENCHMARK_CLASSES = {"kitti-mots": ("car", "pedestrian"), "mots20": ("pedestrian",)}
+CLASS_AVERAGE = "class_average"
+
+HOTA_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr", "OWTA", "HOTA(0)", "LocA(0)")
+CLEAR_FIELDS = (
+    "MOTA", "MOTP", "MODA", "CLR_Re", "CLR_Pr", "MTR", "PTR", "MLR", "sMOTA", "CLR_F1", "FP_per_frame", "MOTAL",
+    "MOTP_sum", "CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag",
+)
+IDENTITY_FIELDS = ("IDF1", "IDR", "IDP", "IDTP", "IDFN", "IDFP")
+MOTS_FIELDS = ("sMOTSA", "MOTSA", "MOTSP", "MODSA")
+FIELDS = HOTA_FIELDS + CLEAR_FIELDS + IDENTITY_FIELDS + MOTS_FIELDS
+CURVE_FIELDS = ("HOTA", "DetA", "AssA")
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """What to evaluate and how (the CLI's options).
+
+    Attributes:
+        gt: ground-truth folder (any supported layout).
+        pred: folder of ``<seq>.txt`` or ``<seq>/`` PNG folders.
+        benchmark: ``auto``, ``kitti-mots`` or ``mots20``.
+        seqmap: seqmap file selecting (and for mots_tools style, sizing) the sequences.
+        split: split to use where the layout has several (``train``, ``test``, ``val``...).
+        classes: class names to evaluate; ``None`` = the benchmark's.
+        workers: processes over sequences; 0 = one per CPU core.
+        resolve_overlaps: make overlapping prediction masks disjoint (earlier line wins)
+            instead of refusing them.
+        allow_missing: score a sequence without a prediction file as empty instead of
+            refusing.
+    """
+
+    gt: Path
+    pred: Path
+    benchmark: str = "auto"
+    seqmap: Path | None = None
+    split: str | None = None
+    classes: tuple[str, ...] | None = None
+    workers: int = 0
+    resolve_overlaps: bool = False
+    allow_missing: bool = False
+
+
+@dataclass(frozen=True)
+class _Task:
+    name: str
+    num_frames: int
+    frame_base: int
+    gt_path: Path
+    pred_path: Path | None
+    class_ids: tuple[int, ...]
+    resolve_overlaps: bool
+
+
+def run(options: EvaluateOptions) -> dict[str, Any]:
+    """Evaluate and return the metrics document (see the module docstring)."""
+    gt_set = discover_ground_truth(options.gt, benchmark=options.benchmark, seqmap=options.seqmap, split=options.split)
+    classes = _choose_classes(options.classes, gt_set.benchmark)
+    names = [s.name for s in gt_set.sequences]
+    found, missing, extra = find_predictions(options.pred, names)
+    decisions = list(gt_set.decisions)
+    if missing and not options.allow_missing:
+        listing = ", ".join(f"{n}.txt" for n in missing)
+        raise DiorError(f"no prediction for {len(missing)} of {len(names)} sequence(s): {listing} (use --allow-missing to score them as empty)", path=options.pred)
+    if missing:
+        decisions.append(f"scored as empty (no prediction file): {', '.join(missing)}")
+    if extra:
+        decisions.append(f"ignored, no ground truth for: {', '.join(extra)}")
+    tasks = [
+        _Task(s.name, s.num_frames, gt_set.frame_base, s.gt_txt or s.gt_png, found.get(s.name), tuple(CLASS_IDS[c] for c in classes), options.resolve_overlaps)
+        for s in gt_set.sequences
+    ]
+    outcomes = _evaluate_all(tasks, options.workers)
+    per_sequence_raw = {name: outcomes[name]["classes"] for name in names}
+    combined_raw = {c: _combine([per_sequence_raw[n][CLASS_IDS[c]] for n in names]) for c in classes}
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "dior_version": __version__,
+        "benchmark": gt_set.benchmark,
+        "ground_truth": str(options.gt),
+        "predictions": str(options.pred),
+        "layout": gt_set.layout,
+        "seqmap": None if gt_set.seqmap is None else str(gt_set.seqmap),
+        "frame_base": gt_set.frame_base,
+        "sequences": names,
+        "classes": classes,
+        "sequence_info": {
+            s.name: {
+                "num_frames": s.num_frames,
+                "length_source": s.length_source,
+                "prediction": None if s.name not in found else str(found[s.name]),
+                "overlap_pixels_resolved": outcomes[s.name]["pixels_moved"],
+            }
+            for s in gt_set.sequences
+        },
+        "decisions": decisions,
+        "per_sequence": {n: {c: summarise(per_sequence_raw[n][CLASS_IDS[c]]) for c in classes} for n in names},
+        "combined": {c: summarise(combined_raw[c]) for c in classes},
+        "alphas": [float(a) for a in hota.ALPHAS],
+        "curves": {
+            "per_sequence": {n: {c: _curves(per_sequence_raw[n][CLASS_IDS[c]]) for c in classes} for n in names},
+            "combined": {c: _curves(combined_raw[c]) for c in classes},
+        },
+    }
+    if len(classes) > 1:
+        averaged = _class_average([combined_raw[c] for c in classes])
+        doc["combined"][CLASS_AVERAGE] = summarise(averaged)
+        doc["curves"]["combined"][CLASS_AVERAGE] = _curves(averaged)
+    return doc
+
+
+def summarise(result: dict[str, Any]) -> dict[str, float | int | None]:
+    """One class's fields as reported: HOTA arrays as their mean over the 19 alphas,
+    counts as ints, MOTS names added, NaN as ``None``."""
+    out: dict[str, float | int | None] = {}
+    for name in FIELDS:
+        value = result[name]
+        if isinstance(value, np.ndarray):
+            value = float(np.mean(value))
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            value = int(value)
+        else:
+            value = float(value)
+        out[name] = None if isinstance(value, float) and np.isnan(value) else value
+    return out
+
+
+def _curves(result: dict[str, Any]) -> dict[str, list[float]]:
+    return {name: [float(v) for v in result[name]] for name in CURVE_FIELDS}
+
+
+def _choose_classes(requested: tuple[str, ...] | None, benchmark: str) -> list[str]:
+    allowed = BENCHMARK_CLASSES[benchmark]
+    if requested is None:
+        return list(allowed)
+    unknown = [c for c in requested if c not in allowed]
+    if unknown:
+        raise ConfigError(f"--classes {','.join(requested)}: {benchmark} has only {', '.join(allowed)}")
+    return [c for c in allowed if c in requested]
+
+
+def _evaluate_all(tasks: list[_Task], workers: int) -> dict[str, dict[str, Any]]:
+    if workers < 0:
+        raise ConfigError(f"--workers must be 0 (one per core) or more, got {workers}")
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    biggest_first = sorted(tasks, key=_task_size, reverse=True)
+    results: dict[str, dict[str, Any]] = {}
+    if workers <= 1:
+        for task in track_progress(biggest_first, "evaluating", unit="sequences"):
+            results[task.name] = evaluate_sequence(task)
+        return results
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        outcomes = pool.map(evaluate_sequence, biggest_first)
+        for task, outcome in track_progress(zip(biggest_first, outcomes), "evaluating", total=len(tasks), unit="sequences"):
+            results[task.name] = outcome
+    return results
+
+
+def _task_size(task: _Task) -> int:
+    sizes = [p.stat().st_size for p in (task.gt_path, task.pred_path) if p is not None and p.is_file()]
+    return sum(sizes) + task.num_frames
+
+
+def evaluate_sequence(task: _Task) -> dict[str, Any]:
+    """Read, check and score one sequence for each class; runs in a worker process."""
+    gt = _read_rows(task.gt_path, task, image_size=None, what="ground truth")
+    if task.pred_path is None:
+        pred = MotsRows.empty()
+    else:
+        pred = _read_rows(task.pred_path, task, image_size=gt.image_size, what="prediction")
+    _refuse_overlaps(gt, task, task.gt_path, "ground truth")
+    moved = 0
+    if task.resolve_overlaps:
+        pred, moved = resolve_overlaps(pred, task.num_frames)
+    else:
+        _refuse_overlaps(pred, task, task.pred_path, "prediction")
+    frames = pair_frames(gt, pred, task.num_frames)
+    scored = {}
+    for class_id in task.class_ids:
+        seq = class_sequence(gt, pred, frames, class_id)
+        result: dict[str, Any] = {}
+        result.update(hota.compute_hota(seq))
+        result.update(add_mots_names(clear.compute_clear(seq)))
+        result.update(identity.compute_identity(seq))
+        scored[class_id] = result
+    return {"classes": scored, "pixels_moved": moved}
+
+
+def _read_rows(path: Path, task: _Task, image_size: tuple[int, int] | None, what: str) -> MotsRows:
+    if path.is_dir():
+        rows = read_kitti_png_folder(path, task.frame_base, image_size=image_size)
+        late = np.flatnonzero(rows.frame >= task.num_frames)
+        if late.size:
+            frame = int(rows.frame[late[0]]) + task.frame_base
+            raise FormatError(f"{what} frame {frame} is past the sequence's last frame {task.num_frames - 1 + task.frame_base}", path=path, sequence=task.name)
+        return rows
+    classes = (CAR, PEDESTRIAN, IGNORE)
+    try:
+        return read_mots_txt(path, task.frame_base, image_size=image_size, num_frames=task.num_frames, classes=classes)
+    except DiorError as exc:
+        exc.sequence = exc.sequence or task.name
+        raise
+
+
+def _refuse_overlaps(rows: MotsRows, task: _Task, path: Path | None, what: str) -> None:
+    """TrackEval rejects a frame whose masks share a pixel (ignore regions count for ground truth)."""
+    for t, frame_rows in enumerate(rows.rows_by_frame(task.num_frames)):
+        overlap = find_overlap(list(rows.rles), frame_rows, t)
+        if overlap is None:
+            continue
+        a, b = int(rows.obj_id[overlap.row_a]), int(rows.obj_id[overlap.row_b])
+        hint = " (use --resolve-overlaps to give shared pixels to the earlier line)" if what == "prediction" else ""
+        raise FormatError(
+            f"{what} masks of objects {a} and {b} overlap by {overlap.pixels} pixels in frame {t + task.frame_base}{hint}",
+            path=path, sequence=task.name,
+        )
+
+
+def _combine(per_sequence: list[dict[str, Any]]) -> dict[str, Any]:
+    combined: dict[str, Any] = {}
+    combined.update(hota.combine_hota(per_sequence))
+    combined.update(add_mots_names(clear.combine_clear(per_sequence)))
+    combined.update(identity.combine_identity(per_sequence))
+    return combined
+
+
+def _class_average(per_class: list[dict[str, Any]]) -> dict[str, Any]:
+    averaged: dict[str, Any] = {}
+    averaged.update(class_average_hota(per_class))
+    averaged.update(add_mots_names(class_average_clear(per_class)))
+    averaged.update(class_average_identity(per_class))
+    return averaged

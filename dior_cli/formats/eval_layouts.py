@@ -1,0 +1,191 @@
+"""Where ground truth and predictions live, for ``dior evaluate``.
+
+Ground-truth layouts, checked in this order:
+
+- TrackEval KittiMOTS: ``GT/label_02/<seq>.txt`` with ``GT/evaluate_mots.seqmap.<split>``.
+- TrackEval MOTSChallenge: ``GT/MOTS-<split>/<seq>/{gt/gt.txt, seqinfo.ini}`` with
+  ``GT/seqmaps/MOTS-<split>.txt``.
+- The MOTS20 download and KITTI-MOTS layouts of :mod:`dior_cli.formats.layouts`.
+- A flat folder of ``<seq>.txt`` files.
+
+A seqmap (given, or the layout's own) selects and orders the sequences; a mots_tools
+seqmap also gives each length. Without one, lengths come from ``seqinfo.ini``, the image
+folder, or the last annotated frame + 1, and every sequence with ground truth is used.
+
+Predictions are a folder of ``<seq>.txt`` files or of ``<seq>/`` instance-PNG folders (or
+the same inside a ``data/`` subfolder, as TrackEval stores trackers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dior_cli.errors import ConfigError, FormatError, InputNotFound
+from dior_cli.formats.layouts import KITTI_FPS, SequenceInfo, discover_sequences, txt_extent
+from dior_cli.formats.seqmaps import read_seqmap
+
+BENCHMARKS = ("kitti-mots", "mots20")
+FRAME_BASE = {"kitti-mots": 0, "mots20": 1}
+
+
+@dataclass(frozen=True)
+class GroundTruthSet:
+    """The sequences to evaluate and how they were found.
+
+    Attributes:
+        benchmark: ``kitti-mots`` or ``mots20`` (decides classes and frame numbering).
+        layout: the layout recognised, in words.
+        sequences: one entry per sequence with ground truth (``gt_txt`` or ``gt_png`` set).
+        seqmap: the seqmap used, if any.
+        decisions: what dior decided on its own, to tell the user.
+    """
+
+    benchmark: str
+    layout: str
+    sequences: list[SequenceInfo]
+    seqmap: Path | None = None
+    decisions: list[str] = field(default_factory=list)
+
+    @property
+    def frame_base(self) -> int:
+        return FRAME_BASE[self.benchmark]
+
+
+def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seqmap: str | os.PathLike | None = None, split: str | None = None) -> GroundTruthSet:
+    """Find the ground-truth sequences under ``gt``; see the module docstring."""
+    gt = Path(gt)
+    if benchmark not in ("auto", *BENCHMARKS):
+        raise ConfigError(f"--benchmark must be auto, kitti-mots or mots20, not {benchmark!r}")
+    if not gt.exists():
+        raise InputNotFound("ground-truth path does not exist", path=gt)
+    if not gt.is_dir():
+        raise FormatError("ground truth must be a folder (a dataset root or a folder of <seq>.txt)", path=gt)
+    decisions: list[str] = []
+    own_seqmap: Path | None = None
+    if (gt / "label_02").is_dir():
+        found_benchmark, layout = "kitti-mots", "TrackEval KittiMOTS (label_02/)"
+        sequences = _flat_txt_sequences(gt / "label_02", 0, "kitti-mots")
+        own_seqmap = _pick_seqmap(sorted(gt.glob("evaluate_mots.seqmap.*")), split, lambda p: p.name.split(".")[-1])
+    elif (split_dirs := sorted(d for d in gt.glob("MOTS-*") if d.is_dir())):
+        found_benchmark, layout = "mots20", "TrackEval MOTSChallenge (MOTS-<split>/)"
+        chosen = _pick_split_dir(gt, split_dirs, split)
+        sequences = discover_sequences(chosen)
+        candidate = gt / "seqmaps" / f"{chosen.name}.txt"
+        own_seqmap = candidate if candidate.is_file() else None
+    elif _is_flat_txt_folder(gt):
+        names = sorted(p.stem for p in gt.glob("*.txt"))
+        found_benchmark = benchmark if benchmark != "auto" else ("mots20" if all(n.startswith("MOTS20-") for n in names) else "kitti-mots")
+        if benchmark == "auto":
+            decisions.append(f"a flat folder of <seq>.txt: treated as {found_benchmark} (sequence names), frames from {FRAME_BASE[found_benchmark]}")
+        layout = "folder of <seq>.txt"
+        sequences = _flat_txt_sequences(gt, FRAME_BASE[found_benchmark], found_benchmark)
+    else:
+        sequences = discover_sequences(gt, split=split)
+        kinds = {s.layout for s in sequences}
+        if kinds - {"mots20", "kitti-mots"}:
+            raise FormatError("holds frames but no ground truth (expected MOTS20, KITTI-MOTS, TrackEval layouts or <seq>.txt files)", path=gt)
+        found_benchmark = "mots20" if kinds == {"mots20"} else "kitti-mots"
+        layout = "MOTS20 download" if found_benchmark == "mots20" else "KITTI-MOTS (instances_txt/ or instances/)"
+    if benchmark != "auto" and benchmark != found_benchmark and layout != "folder of <seq>.txt":
+        raise ConfigError(
+            f"{gt} is in the {layout} layout ({found_benchmark}, frames from {FRAME_BASE[found_benchmark]}); "
+            f"--benchmark {benchmark} does not fit it (use --benchmark auto)"
+        )
+    if benchmark == "auto":
+        decisions.insert(0, f"benchmark {found_benchmark} from the layout: {layout}")
+    without_gt = [s.name for s in sequences if s.gt_txt is None and s.gt_png is None]
+    sequences = [s for s in sequences if s.gt_txt is not None or s.gt_png is not None]
+    used_seqmap = Path(seqmap) if seqmap is not None else own_seqmap
+    if used_seqmap is not None:
+        sequences = _apply_seqmap(sequences, used_seqmap, without_gt)
+        if seqmap is None:
+            decisions.append(f"sequences from the layout's seqmap {used_seqmap}")
+    elif without_gt:
+        decisions.append(f"not evaluated, no ground truth: {', '.join(without_gt)}")
+    if not sequences:
+        raise FormatError("holds no sequence with ground truth", path=gt)
+    return GroundTruthSet(found_benchmark, layout, sequences, used_seqmap, decisions)
+
+
+def find_predictions(pred: str | os.PathLike, names: list[str]) -> tuple[dict[str, Path], list[str], list[str]]:
+    """Map each sequence name to its prediction file (``<seq>.txt``) or PNG folder.
+
+    Returns ``(found, missing, extra)``: ``missing`` are names with no prediction, ``extra``
+    are prediction files that match no ground-truth sequence.
+    """
+    pred = Path(pred)
+    if not pred.exists():
+        raise InputNotFound("prediction folder does not exist", path=pred)
+    if not pred.is_dir():
+        raise FormatError("predictions must be a folder of <seq>.txt files (or <seq>/ PNG folders)", path=pred)
+    if not _has_predictions(pred, names) and (pred / "data").is_dir():
+        pred = pred / "data"
+    found: dict[str, Path] = {}
+    for name in names:
+        if (pred / f"{name}.txt").is_file():
+            found[name] = pred / f"{name}.txt"
+        elif (pred / name).is_dir():
+            found[name] = pred / name
+    missing = [n for n in names if n not in found]
+    available = {p.stem for p in pred.glob("*.txt")} | {p.name for p in pred.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    extra = sorted(available - set(names) - {"data"})
+    return found, missing, extra
+
+
+def _has_predictions(folder: Path, names: list[str]) -> bool:
+    return any((folder / f"{n}.txt").is_file() or (folder / n).is_dir() for n in names)
+
+
+def _is_flat_txt_folder(folder: Path) -> bool:
+    return any(folder.glob("*.txt")) and not any((folder / d).is_dir() for d in ("images", "image_02", "instances", "instances_txt", "train", "test"))
+
+
+def _flat_txt_sequences(folder: Path, frame_base: int, benchmark: str) -> list[SequenceInfo]:
+    sequences = []
+    for path in sorted(folder.glob("*.txt")):
+        file_frames, image_size = txt_extent(path)
+        sequences.append(
+            SequenceInfo(
+                name=path.stem, layout=benchmark, num_frames=max(file_frames - frame_base, 0), image_size=image_size,
+                fps=KITTI_FPS if benchmark == "kitti-mots" else None, frame_base=frame_base,
+                length_source="annotations", gt_txt=path,
+            )
+        )
+    return sequences
+
+
+def _pick_seqmap(candidates: list[Path], split: str | None, split_of) -> Path | None:
+    if split is not None:
+        chosen = [c for c in candidates if split_of(c) == split]
+        return chosen[0] if chosen else None
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _pick_split_dir(root: Path, split_dirs: list[Path], split: str | None) -> Path:
+    if split is not None:
+        wanted = root / f"MOTS-{split}"
+        if not wanted.is_dir():
+            raise FormatError(f"has no MOTS-{split}/ (found {', '.join(d.name for d in split_dirs)})", path=root)
+        return wanted
+    if len(split_dirs) > 1:
+        raise ConfigError(f"{root} holds several splits ({', '.join(d.name for d in split_dirs)}): choose one with --split")
+    return split_dirs[0]
+
+
+def _apply_seqmap(sequences: list[SequenceInfo], seqmap: Path, without_gt: list[str]) -> list[SequenceInfo]:
+    entries = read_seqmap(seqmap)
+    by_name = {s.name: s for s in sequences}
+    missing = [e.name for e in entries if e.name not in by_name]
+    if missing:
+        reason = " (no ground-truth file)" if set(missing) <= set(without_gt) else ""
+        raise FormatError(f"names sequences without ground truth{reason}: {', '.join(missing)}", path=seqmap)
+    chosen = []
+    for entry in entries:
+        seq = by_name[entry.name]
+        if entry.num_frames is not None:
+            seq = dataclasses.replace(seq, num_frames=entry.num_frames, length_source="seqmap")
+        chosen.append(seq)
+    return chosen
