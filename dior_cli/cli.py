@@ -115,6 +115,50 @@ def evaluate(
     console.print(f"wrote {out}" + (f" and {csv_path}" if csv_path else ""))
 
 
+@app.command()
+@user_errors_exit_1
+def track(
+    dets: Path = typer.Argument(..., help="Folder of <seq>.json detections (+ <seq>.npy embeddings), as written by dior infer."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for <seq>.txt (MOTS txt) and <seq>.json (link files). Default: tracks/ beside DETS."),
+    offline_reid: bool = typer.Option(False, "--offline-reid", help="After the online pass, join tracklets across gaps up to reid.n2_seconds (default 1 s) whose appearance cosine exceeds reid.theta_1 (DIOR long-term re-ID). Needs embeddings."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second, overriding the detections files' (required when they say null). Converts N1/N2 from seconds to frames."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (sections track: and reid:)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. n1_seconds=0.3 or reid.theta_1=0.8 (repeatable; see dior config)."),
+    masks_only: bool = typer.Option(False, "--masks-only", help="Ignore embeddings: associate on mask IoM alone."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs already exist (default: skip them)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Track detections with the online DIOR tracker: Hungarian on mask IoM and appearance, short-term retrieval."""
+    import time
+
+    from dior_cli import config
+    from dior_cli.track.stage import TrackOptions, run
+
+    start = time.perf_counter()
+    reid_sets = [o.split(".", 1)[1] for o in overrides if o.startswith("reid.")]
+    track_sets = [o for o in overrides if not o.startswith("reid.")]
+    options = TrackOptions(
+        dets=dets, out=out, offline_reid=offline_reid, fps=fps, overwrite=overwrite, masks_only=masks_only,
+        track=config.load_config("track", config_file, track_sets), reid=config.load_config("reid", config_file, reid_sets),
+    )
+    summary = run(options)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    _print_track_summary(summary, time.perf_counter() - start)
+
+
+def _print_track_summary(summary: dict, seconds: float) -> None:
+    done = {k: v for k, v in summary["sequences"].items() if "skipped" not in v}
+    skipped = [k for k, v in summary["sequences"].items() if "skipped" in v]
+    for name, s in done.items():
+        mode = "appearance + masks" if s["appearance"] else "masks only"
+        extra = f", {s['reid_joins']} re-ID joins" if s["reid_joins"] else ""
+        console.print(f"{name}: {s['tracks']} tracks from {s['tracked_detections']}/{s['detections']} detections ({mode}, {s['retrieved']} retrieved{extra})")
+    if skipped:
+        console.print(f"skipped {len(skipped)} finished sequence(s) (use --overwrite): {', '.join(skipped)}")
+    console.print(f"tracked {len(done)} sequence(s) in {seconds:.1f} s -> {summary['out']}")
+
+
 @app.command("config")
 @user_errors_exit_1
 def show_config(

@@ -56,9 +56,16 @@ class TrackConfig:
     n1_seconds: float = option(0.2, "a track with no match for this long is terminated (at least one frame)", "s", "DIOR sec. 4.1 (N1)")
     stack_first: int = option(5, "embeddings from a track's first frames kept in its feature stack", "frames", "DIOR sec. 3.4")
     stack_recent: int = option(5, "embeddings from a track's most recent frames kept in its feature stack", "frames", "DIOR sec. 3.4")
+    match_min_iom: float = option(0.0, "matching gate: least IoM between a detection and the track's mask in the previous frame (0 = off: appearance can carry a match across a jump)", "fraction")
+    match_min_similarity: float = option(0.2, "matching gate: least max-cosine between a detection and the track's feature stack", "cosine")
+    match_max_cost: float = option(1.2, "matching gate: largest cost 2 - IoM - max-cosine (with no overlap a match needs cosine >= 0.8); on masks alone the gate is IoM > 0", "cost")
+    retrieval_min_similarity: float = option(0.6, "short-term retrieval gate: least max-cosine with a lost track's feature stack", "cosine")
+    retrieval_min_iom: float = option(0.3, "short-term retrieval gate on masks alone: least IoM with a lost track's last mask", "fraction")
+    new_track_score: float = option(0.5, "least detection score that starts a new track", "score")
 
     def __post_init__(self) -> None:
         _require(self.n1_seconds > 0, "track.n1_seconds must be positive")
+        _require(0 <= self.match_min_iom <= 1 and 0 <= self.retrieval_min_iom <= 1, "track.*_min_iom must be in [0, 1]")
         _require(self.stack_first >= 0 and self.stack_recent >= 1, "track.stack_first must be >= 0 and track.stack_recent >= 1")
 
 
@@ -68,6 +75,7 @@ class ReidConfig:
 
     method: Literal["remots", "dior"] = option("remots", "remots: hierarchical merging with data-driven thresholds; dior: long-term re-ID")
     n2_seconds: float = option(1.0, "dior method: largest time gap between two tracklets that may be joined", "s", "DIOR sec. 4.1 (N2)")
+    theta_1: float = option(0.7, "dior method: two tracklets are joined only if their appearance cosine exceeds this", "cosine", "DIOR sec. 3.4 (theta_1)")
     theta_t_seconds: float = option(0.5, "remots method: largest time gap between merged tracklets (15 frames at 30 fps)", "s", "ReMOTS sec. 2.5 (theta_t)")
     sigma_k: float = option(3.0, "remots method: theta_short = mean + sigma_k * std of different-identity similarities", "std", "ReMOTS sec. 2.3 (theta_app_short)")
 

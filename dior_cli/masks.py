@@ -35,6 +35,7 @@ _FIRST_CHAR = 48  # '0': the alphabet of COCO's compressed counts is chr(48)..ch
 _LAST_CHAR = 111
 _MAX_CHARS_PER_NUMBER = 6  # 30 bits: a billion pixels, far more than any image
 _AREA_CHUNK = 255
+_BATCH_STRINGS = 2048  # masks checked per vectorised pass (a few MB of temporaries)
 
 
 def make_rle(counts: str | bytes, height: int, width: int) -> Rle:
@@ -135,12 +136,15 @@ def ioa_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
 
 
 def iom_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
-    """Intersection over the smaller area (IoM): ``(N, M)`` float64 in [0, 1]."""
-    inter = intersection_matrix(a, b)  # (N, M)
-    smaller = np.minimum(area(a)[:, None], area(b)[None, :])  # (N, M)
-    out = np.zeros(inter.shape, dtype=np.float64)
-    np.divide(inter, smaller, out=out, where=smaller > 0)
-    return out
+    """Intersection over the smaller area (IoM): ``(N, M)`` float64 in [0, 1].
+
+    ``I / min(|a|, |b|)`` is the larger of ``I / |a|`` and ``I / |b|``, so two
+    intersection-over-area passes give it exactly, with no area computation; 0 when
+    either mask is empty.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.float64)
+    return np.maximum(ioa_matrix(a, b), ioa_matrix(b, a).T)
 
 
 def merge(rles: Sequence[Rle], intersect: bool = False) -> Rle:
@@ -169,10 +173,11 @@ def make_disjoint(rles: Sequence[Rle], priority: Sequence[float] | np.ndarray | 
 
     Returns:
         The masks with contested pixels removed from the losers (untouched masks are the
-        same objects as given), and the number of pixels removed in total.
+        same objects as given), and the number of pixels removed in total. Works on the
+        run lengths (unions, intersections, complements): nothing is decoded.
     """
     out = list(rles)
-    if len(out) < 2:
+    if not has_overlap(out):
         return out, 0
     inter = intersection_matrix(out, out)  # (N, N)
     np.fill_diagonal(inter, 0)
@@ -183,19 +188,18 @@ def make_disjoint(rles: Sequence[Rle], priority: Sequence[float] | np.ndarray | 
         order = np.arange(len(out))
     else:
         order = np.argsort(-np.asarray(priority, dtype=np.float64), kind="stable")
-    height, width = out[0]["size"]
-    claimed = np.zeros((height, width), dtype=bool)  # (H, W)
+    claimed: Rle | None = None  # union of the masks already placed, as given
     moved = 0
     for i in order:
         if not involved[i]:
             continue  # overlaps nobody: cannot lose or take pixels
-        mask = decode(out[i]).astype(bool)  # (H, W)
-        lost = mask & claimed
-        n_lost = int(lost.sum())
-        if n_lost:
-            moved += n_lost
-            out[i] = encode(mask & ~claimed)
-        claimed |= mask
+        mask = out[i]
+        if claimed is not None:
+            lost = int(area([merge([mask, claimed], intersect=True)])[0])
+            if lost:
+                moved += lost
+                out[i] = merge([mask, complement(claimed)], intersect=True)
+        claimed = mask if claimed is None else merge([claimed, mask])
     return out, moved
 
 
@@ -210,6 +214,19 @@ def rle_problem(counts: str, height: int, width: int) -> str | None:
     total = height * width
     if counts == "":
         return None if total == 0 else f"empty RLE counts for a {height}x{width} mask"
+    runs = _decode_runs(counts)
+    if isinstance(runs, str):
+        return runs
+    if (runs < 0).any():
+        return "RLE counts decode to a negative run length"
+    covered = int(runs.sum())
+    if covered != total:
+        return f"RLE counts cover {covered} pixels, but a {height}x{width} mask has {total}"
+    return None
+
+
+def _decode_runs(counts: str) -> np.ndarray | str:
+    """The run lengths ``(R,)`` int64 of a non-empty counts string, or what stops decoding."""
     try:
         raw = np.frombuffer(counts.encode("ascii"), dtype=np.uint8)
     except UnicodeEncodeError:
@@ -232,12 +249,20 @@ def rle_problem(counts: str, height: int, width: int) -> str | None:
     runs = values.copy()  # runs after index 2 are stored as differences to the run two back
     runs[2::2] = np.cumsum(values[2::2])
     runs[1::2] = np.cumsum(values[1::2])
-    if (runs < 0).any():
-        return "RLE counts decode to a negative run length"
-    covered = int(runs.sum())
-    if covered != total:
-        return f"RLE counts cover {covered} pixels, but a {height}x{width} mask has {total}"
-    return None
+    return runs
+
+
+def complement(rle: Rle) -> Rle:
+    """The mask of every pixel *not* in ``rle`` (same size), computed on the runs."""
+    height, width = rle["size"]
+    if rle["counts"] == "":
+        return rle
+    runs = _decode_runs(rle["counts"])
+    if isinstance(runs, str):
+        raise ValueError(runs)
+    flipped = runs[1:] if runs[0] == 0 else np.concatenate(([0], runs))  # runs start with background
+    coco = _coco.frPyObjects({"size": [height, width], "counts": flipped.tolist()}, height, width)
+    return make_rle(coco["counts"], height, width)
 
 
 def first_rle_problem(counts: Sequence[str], heights: Sequence[int], widths: Sequence[int]) -> tuple[int, str] | None:
@@ -248,6 +273,13 @@ def first_rle_problem(counts: Sequence[str], heights: Sequence[int], widths: Seq
     """
     n = len(counts)
     if n == 0:
+        return None
+    if n > _BATCH_STRINGS:  # bound the temporary arrays: check in slices
+        for start in range(0, n, _BATCH_STRINGS):
+            stop = start + _BATCH_STRINGS
+            found = first_rle_problem(counts[start:stop], heights[start:stop], widths[start:stop])
+            if found is not None:
+                return start + found[0], found[1]
         return None
     heights = np.asarray(heights, dtype=np.int64)
     widths = np.asarray(widths, dtype=np.int64)

@@ -192,3 +192,18 @@ def test_ioa_is_intersection_over_the_first_area():
     b[:, 1:] = True  # shares 4 with a
     assert masks.ioa_matrix([masks.encode(a)], [masks.encode(b)])[0, 0] == 0.5
     assert masks.ioa_matrix([masks.encode(b)], [masks.encode(a)])[0, 0] == pytest.approx(4 / 12)
+
+
+def test_complement_matches_dense(rng):
+    for m in random_masks(rng, 8, shape=(7, 9)):
+        flipped = masks.complement(masks.encode(m))
+        np.testing.assert_array_equal(masks.decode(flipped), (~m).astype(np.uint8))
+        assert masks.rle_problem(flipped["counts"], 7, 9) is None
+
+
+def test_batch_rle_check_in_slices(monkeypatch):
+    good = masks.encode(np.eye(4, dtype=bool))["counts"]
+    monkeypatch.setattr(masks, "_BATCH_STRINGS", 3)
+    counts = [good] * 7 + ["0i0"] + [good] * 3
+    assert masks.first_rle_problem(counts, [4] * 11, [4] * 11)[0] == 7
+    assert masks.first_rle_problem([good] * 10, [4] * 10, [4] * 10) is None

@@ -28,7 +28,7 @@ import numpy as np
 
 from dior_cli.errors import FormatError, InputNotFound
 from dior_cli.formats.atomic import write_bytes_atomic
-from dior_cli.masks import make_rle, rle_problem
+from dior_cli.masks import first_rle_problem, make_rle
 from dior_cli.records import DETECTION_CLASSES, Detections
 
 SCHEMA = "dior.detections/v1"
@@ -61,6 +61,12 @@ class DetectionsFile:
     producer: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     sha256: str | None = None
+
+
+def list_detection_files(folder: str | os.PathLike) -> list[Path]:
+    """The ``<seq>.json`` detections files of a folder, sorted (embedding records
+    ``<seq>.npy.json`` excluded)."""
+    return sorted(p for p in Path(folder).glob("*.json") if not p.name.endswith(".npy.json"))
 
 
 def read_detections(path: str | os.PathLike) -> DetectionsFile:
@@ -190,13 +196,13 @@ def _parse_detections(rows: list, image_size: tuple[int, int], num_frames: int, 
             raise fail("rle must be an object with size [height, width] and counts (COCO compressed string)")
         if rle["size"] != list(image_size):
             raise fail(f"mask size {rle['size']!r} differs from image_size {list(image_size)!r}")
-        problem = rle_problem(rle["counts"], *image_size)
-        if problem:
-            raise fail(problem)
         frame[i], class_id[i], score[i] = f, c, s
         boxes[i] = b
         rles.append(make_rle(rle["counts"], *image_size))
         extras.append({k: v for k, v in row.items() if k not in _DET_FIELDS})
+    bad = first_rle_problem([r["counts"] for r in rles], [image_size[0]] * n, [image_size[1]] * n)
+    if bad is not None:
+        raise FormatError(bad[1], path=path, row=bad[0])
     return Detections(frame=frame, class_id=class_id, score=score, bbox_xyxy=boxes, rles=rles, extras=extras)
 
 
