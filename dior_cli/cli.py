@@ -159,6 +159,47 @@ def _print_track_summary(summary: dict, seconds: float) -> None:
     console.print(f"tracked {len(done)} sequence(s) in {seconds:.1f} s -> {summary['out']}")
 
 
+@app.command()
+@user_errors_exit_1
+def reid(
+    tracks: Path = typer.Argument(..., help="Folder of <seq>.txt tracks with their <seq>.json link files, as written by dior track."),
+    dets: Path = typer.Option(..., "--dets", help="Folder of the <seq>.json detections and <seq>.npy embeddings the tracks came from."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for refined <seq>.txt + <seq>.json. Default: refined/ beside TRACKS."),
+    method: Optional[str] = typer.Option(None, "--method", help="remots (default: hierarchical merging, thresholds read from the data) or dior (long-term re-ID: gap <= reid.n2_seconds, cosine > reid.theta_1)."),
+    frames: Optional[Path] = typer.Option(None, "--frames", help="remots: the sequences' frames (video, image folder or dataset root): tracks are first cut where optical flow and appearance disagree."),
+    plot: bool = typer.Option(False, "--plot", help="remots: write <seq>.thresholds.png with the similarity histograms and the chosen thresholds."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (section reid:)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. theta_t_seconds=1.0 or sigma_k=2.5 (repeatable; see dior config)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs already exist (default: skip them)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary (thresholds, histograms, counts) as JSON on stdout."),
+) -> None:
+    """Refine tracks offline: re-link tracklets by appearance (ReMOTS merging or DIOR long-term re-ID)."""
+    import time
+
+    from dior_cli import config
+    from dior_cli.reid.stage import ReidOptions, run
+
+    start = time.perf_counter()
+    sets = list(overrides) + ([f"method={method}"] if method is not None else [])
+    options = ReidOptions(tracks=tracks, dets=dets, out=out, frames=frames, plot=plot, overwrite=overwrite,
+                          config=config.load_config("reid", config_file, sets))
+    summary = run(options)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    for name, s in summary["sequences"].items():
+        if "skipped" in s:
+            console.print(f"{name}: skipped (outputs exist; use --overwrite)")
+        elif s["method"] == "dior":
+            console.print(f"{name}: {s['tracks_in']} tracklets in, {s['joins']} joins (theta_1 {s['theta_1']}, N2 {s['n2_frames']} frames), {s['tracks_out']} tracks out")
+        else:
+            console.print(
+                f"{name}: {s['tracks_in']} tracks in -> {s['short_term_tracklets']} short-term tracklets "
+                f"({s['cuts_appearance']} appearance cuts, {s['cuts_flow']} flow cuts), {s['merges']} merges, {s['tracks_out']} tracks out; "
+                f"theta_short {s['theta_short']:.3f}, theta_merge {s['theta_merge']:.3f} (from {s['different_identity']['n']} different / {s['same_identity']['n']} same pairs)"
+            )
+    console.print(f"refined {len(summary['sequences'])} sequence(s) in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+
+
 @app.command("config")
 @user_errors_exit_1
 def show_config(

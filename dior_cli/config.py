@@ -78,10 +78,17 @@ class ReidConfig:
     theta_1: float = option(0.7, "dior method: two tracklets are joined only if their appearance cosine exceeds this", "cosine", "DIOR sec. 3.4 (theta_1)")
     theta_t_seconds: float = option(0.5, "remots method: largest time gap between merged tracklets (15 frames at 30 fps)", "s", "ReMOTS sec. 2.5 (theta_t)")
     sigma_k: float = option(3.0, "remots method: theta_short = mean + sigma_k * std of different-identity similarities", "std", "ReMOTS sec. 2.3 (theta_app_short)")
+    flow_scale: float = option(0.5, "remots method with --frames: resolution factor at which optical flow is computed", "fraction")
 
     def __post_init__(self) -> None:
         _require(self.n2_seconds > 0 and self.theta_t_seconds > 0, "reid.n2_seconds and reid.theta_t_seconds must be positive")
         _require(self.sigma_k >= 0, "reid.sigma_k must not be negative")
+        _require(0 < self.flow_scale <= 1, "reid.flow_scale must be in (0, 1]")
+
+
+def seconds_to_frames(seconds: float, fps: float) -> int:
+    """A duration given in seconds, in frames at ``fps``: rounded, and at least one frame."""
+    return max(1, int(round(seconds * fps)))
 
 
 STAGES: dict[str, type] = {"infer": InferConfig, "track": TrackConfig, "reid": ReidConfig}

@@ -27,6 +27,16 @@ DETECTION_CLASSES = (CAR, PEDESTRIAN)
 MOTS_CLASSES = (CAR, PEDESTRIAN, IGNORE)
 
 
+def mots_obj_id(class_id: int, k: int) -> int:
+    """The MOTS object id of the ``k``-th track (from 1) of a class: ``class_id * 1000 + k``.
+
+    Past 999 tracks of one class in a sequence, ids continue as
+    ``100000 * (k // 1000) + class_id * 1000 + k % 1000`` so they never collide with another
+    class's ids (the class column of MOTS txt stays authoritative).
+    """
+    return 100000 * (k // 1000) + class_id * 1000 + k % 1000
+
+
 def _as_1d(name: str, values: Any, dtype: type, n: int | None) -> np.ndarray:
     array = np.asarray(values, dtype=dtype)
     if array.ndim != 1 or (n is not None and array.shape[0] != n):

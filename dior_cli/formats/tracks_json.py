@@ -18,8 +18,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from dior_cli.errors import FormatError, InputNotFound
 from dior_cli.formats.atomic import write_text_atomic
+from dior_cli.records import MotsRows
 
 SCHEMA = "dior.tracks/v1"
 
@@ -85,3 +88,14 @@ def read_track_links(path: str | os.PathLike, num_lines: int | None = None) -> T
     if num_lines is not None and len(lines) != num_lines:
         raise FormatError(f"maps {len(lines)} lines but its MOTS txt has {num_lines}", path=path)
     return links
+
+
+def summarise_tracks(rows: MotsRows) -> list[TrackSummary]:
+    """Each object's class, first and last frame (0-based) and number of lines."""
+    out = []
+    for obj_id in np.unique(rows.obj_id).tolist():
+        mine = rows.obj_id == obj_id
+        frames = rows.frame[mine]
+        out.append(TrackSummary(obj_id=obj_id, class_id=int(rows.class_id[mine][0]), first_frame=int(frames.min()),
+                                last_frame=int(frames.max()), num_detections=int(mine.sum())))
+    return out

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from dior_cli import __version__
-from dior_cli.config import ReidConfig, TrackConfig
+from dior_cli.config import ReidConfig, TrackConfig, seconds_to_frames
 from dior_cli.console import note, track_progress
 from dior_cli.errors import ConfigError, FormatError, InputNotFound
 from dior_cli.formats.detections_json import DetectionsFile, list_detection_files, read_detections
 from dior_cli.formats.embeddings import read_embeddings
 from dior_cli.formats.mots_txt import write_mots_txt
-from dior_cli.formats.tracks_json import TrackLinks, TrackSummary, write_track_links
+from dior_cli.formats.tracks_json import TrackLinks, summarise_tracks, write_track_links
 from dior_cli.masks import area, make_disjoint
 from dior_cli.records import MotsRows
 from dior_cli.reid.long_term import link_tracklets
@@ -54,11 +54,6 @@ class TrackOptions:
     retrieval: bool = True
     track: TrackConfig = field(default_factory=TrackConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
-
-
-def seconds_to_frames(seconds: float, fps: float) -> int:
-    """A duration in frames at ``fps``, at least one frame."""
-    return max(1, int(round(seconds * fps)))
 
 
 def run(options: TrackOptions) -> dict[str, Any]:
@@ -180,14 +175,3 @@ def tracks_to_rows(dets: DetectionsFile, obj_ids: np.ndarray) -> tuple[MotsRows,
             rles.append(masks[k])
             det_ids.append(int(i))
     return MotsRows(frame=frames, obj_id=ids, class_id=classes, rles=rles), det_ids, moved, emptied
-
-
-def summarise_tracks(rows: MotsRows) -> list[TrackSummary]:
-    """Each object's class, first and last frame, and number of lines."""
-    out = []
-    for obj_id in np.unique(rows.obj_id).tolist():
-        mine = rows.obj_id == obj_id
-        frames = rows.frame[mine]
-        out.append(TrackSummary(obj_id=obj_id, class_id=int(rows.class_id[mine][0]), first_frame=int(frames.min()),
-                                last_frame=int(frames.max()), num_detections=int(mine.sum())))
-    return out

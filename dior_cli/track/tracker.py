@@ -12,7 +12,7 @@ Per frame and per class (cars with cars, pedestrians with pedestrians):
    can no longer be matched.
 
 Without embeddings the tracker runs on masks alone (cost ``1 - IoM``). A tracker is made
-per sequence: ids (``class_id * 1000 + k``, ``k`` from 1 per class, see :func:`mots_obj_id`)
+per sequence: ids (``class_id * 1000 + k``, ``k`` from 1 per class, see :func:`dior_cli.records.mots_obj_id`)
 restart with it.
 """
 
@@ -24,18 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dior_cli.masks import Rle, iom_matrix
+from dior_cli.records import mots_obj_id
 from dior_cli.track.assignment import gated_hungarian
 from dior_cli.track.costs import association_cost, max_cosine
-
-
-def mots_obj_id(class_id: int, k: int) -> int:
-    """The MOTS object id of the ``k``-th track (from 1) of a class: ``class_id * 1000 + k``.
-
-    Past 999 tracks of one class in a sequence, ids continue as
-    ``100000 * (k // 1000) + class_id * 1000 + k % 1000`` so they never collide with another
-    class's ids (the class column of MOTS txt stays authoritative).
-    """
-    return 100000 * (k // 1000) + class_id * 1000 + k % 1000
 
 
 @dataclass(eq=False)

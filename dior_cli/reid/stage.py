@@ -1,0 +1,177 @@
+"""``dior reid``: refine finished tracks offline, re-linking tracklets by appearance.
+
+Reads ``TRACKS/<seq>.txt`` with its link file ``TRACKS/<seq>.json`` (which detection each line
+came from) and the detections ``DETS/<seq>.json`` with their embeddings ``DETS/<seq>.npy``;
+writes ``REFINED/<seq>.txt`` and ``REFINED/<seq>.json`` in the same formats, every input line
+once, with the same mask, under its new id. Methods: ``remots`` (the default; ReMOTS
+merging with thresholds read from the data, optionally cutting tracks first on optical-flow
+and appearance evidence from ``--frames``) and ``dior`` (DIOR's long-term re-ID, as
+``dior track --offline-reid``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dior_cli import __version__
+from dior_cli.config import ReidConfig, seconds_to_frames
+from dior_cli.console import note, track_progress
+from dior_cli.errors import AlignmentError, ConfigError, FormatError, InputNotFound
+from dior_cli.formats.detections_json import read_detections
+from dior_cli.formats.embeddings import read_embeddings
+from dior_cli.formats.layouts import SequenceInfo, discover_sequences
+from dior_cli.formats.mots_txt import read_mots_txt, write_mots_txt
+from dior_cli.formats.tracks_json import TrackLinks, read_track_links, summarise_tracks, write_track_links
+from dior_cli.masks import decode, encode, iou_matrix
+from dior_cli.records import MotsRows
+from dior_cli.reid.flow import backward_flow, warp_mask
+from dior_cli.reid.long_term import link_tracklets
+from dior_cli.reid.plot import threshold_figure, write_threshold_plot
+from dior_cli.reid.remots import refine_remots, track_links
+from dior_cli.reid.thresholds import histogram
+
+
+@dataclass(frozen=True)
+class ReidOptions:
+    """``dior reid``'s inputs (see the CLI for their meaning)."""
+
+    tracks: Path
+    dets: Path
+    out: Path | None = None
+    frames: Path | None = None
+    plot: bool = False
+    overwrite: bool = False
+    config: ReidConfig = field(default_factory=ReidConfig)
+
+
+def run(options: ReidOptions) -> dict[str, Any]:
+    """Refine every sequence in ``options.tracks``; return a summary document."""
+    tracks_dir = Path(options.tracks)
+    if not tracks_dir.is_dir():
+        raise InputNotFound("tracks folder does not exist" if not tracks_dir.exists() else "is not a folder", path=tracks_dir)
+    if not Path(options.dets).is_dir():
+        raise InputNotFound("detections folder does not exist", path=options.dets)
+    txts = sorted(tracks_dir.glob("*.txt"))
+    if not txts:
+        raise FormatError("holds no <seq>.txt tracks", path=tracks_dir)
+    out = Path(options.out) if options.out is not None else tracks_dir.parent / "refined"
+    sources = _frame_sources(options.frames, [p.stem for p in txts]) if options.frames is not None else {}
+    summary: dict[str, Any] = {"schema": "dior.reid-summary/v1", "method": options.config.method, "out": str(out), "sequences": {}}
+    for txt in txts:
+        if not options.overwrite and (out / txt.name).is_file() and (out / f"{txt.stem}.json").is_file():
+            summary["sequences"][txt.stem] = {"skipped": "outputs exist (use --overwrite)"}
+            continue
+        summary["sequences"][txt.stem] = refine_file(txt, out, options, sources.get(txt.stem))
+    return summary
+
+
+def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo | None) -> dict[str, Any]:
+    """Refine one sequence and write its outputs; return its summary."""
+    start = time.perf_counter()
+    links_path = txt.with_suffix(".json")
+    if not links_path.is_file():
+        raise InputNotFound(f"tracks need their link file {links_path.name} (written by dior track)", path=txt)
+    probe = read_track_links(links_path)
+    rows = read_mots_txt(txt, probe.frame_base, num_frames=probe.num_frames)
+    links = read_track_links(links_path, len(rows))
+    embeddings = _line_embeddings(options.dets, links, rows, txt)
+    fps = links.fps
+    if fps is None:
+        raise FormatError("link file gives no fps (re-run dior track with --fps)", path=links_path)
+    cfg = options.config
+    result: dict[str, Any] = {"method": cfg.method, "lines": len(rows), "tracks_in": int(np.unique(rows.obj_id).size)}
+    if cfg.method == "dior":
+        new_ids, joins = link_tracklets(rows.obj_id, rows.frame, rows.class_id, embeddings,
+                                        max_gap_frames=seconds_to_frames(cfg.n2_seconds, fps), min_similarity=cfg.theta_1)
+        result.update({"joins": len(joins), "theta_1": cfg.theta_1, "n2_frames": seconds_to_frames(cfg.n2_seconds, fps)})
+    else:
+        flow_iou = None
+        if frames is not None:
+            flow_iou = link_flow_ious(rows, frames, cfg.flow_scale)
+        elif options.frames is None:
+            note(f"{txt.stem}: no --frames: the input tracks are the short-term tracklets (no optical-flow cuts)")
+        new_ids, report = refine_remots(rows.frame, rows.obj_id, rows.class_id, embeddings,
+                                        max_gap_frames=seconds_to_frames(cfg.theta_t_seconds, fps), sigma_k=cfg.sigma_k,
+                                        link_flow_iou=flow_iou)
+        result.update({
+            "theta_short": report.theta_short, "theta_merge": report.theta_merge,
+            "theta_t_frames": seconds_to_frames(cfg.theta_t_seconds, fps),
+            "short_term_tracklets": report.short_term_tracklets, "cuts_appearance": report.cuts_appearance,
+            "cuts_flow": report.cuts_flow, "merges": report.merges, "flow": frames is not None,
+            "different_identity": {"n": int(report.different.size), **histogram(report.different)},
+            "same_identity": {"n": int(report.same.size), **histogram(report.same)},
+        })
+        if options.plot:
+            plot = out / f"{txt.stem}.thresholds.png"
+            write_threshold_plot(plot, threshold_figure(report.different, report.same, report.theta_short, report.theta_merge, txt.stem))
+            result["plot"] = str(plot)
+    refined = MotsRows(frame=rows.frame, obj_id=new_ids, class_id=rows.class_id, rles=rows.rles)
+    write_mots_txt(out / txt.name, refined, links.frame_base)
+    write_track_links(out / f"{txt.stem}.json", TrackLinks(
+        sequence=links.sequence, detections_file=links.detections_file, detections_sha256=links.detections_sha256,
+        frame_base=links.frame_base, num_frames=links.num_frames, fps=fps, lines=links.lines, tracks=summarise_tracks(refined),
+        producer={"stage": "reid", "dior_version": __version__, "method": cfg.method, "input": str(txt)},
+    ))
+    result["tracks_out"] = int(np.unique(new_ids).size)
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _line_embeddings(dets_dir: Path, links: TrackLinks, rows: MotsRows, txt: Path) -> np.ndarray:
+    """The embedding of every track line, checked against the detections it came from."""
+    dets_path = Path(dets_dir) / links.detections_file
+    dets = read_detections(dets_path)
+    if links.detections_sha256 is not None and dets.sha256 != links.detections_sha256:
+        raise AlignmentError(f"was tracked from another version of {dets_path.name}; re-run dior track", path=txt)
+    npy = dets_path.with_suffix(".npy")
+    if not npy.is_file():
+        raise InputNotFound(f"dior reid compares appearance and needs embeddings ({npy.name} beside {dets_path.name})", path=npy)
+    vectors = read_embeddings(npy, dets, dets_path).vectors
+    det_ids = np.asarray(links.lines, dtype=np.int64)
+    d = dets.detections
+    bad = np.flatnonzero((det_ids < 0) | (det_ids >= len(d)))
+    if bad.size:
+        raise AlignmentError(f"line {bad[0] + 1} names det_id {det_ids[bad[0]]}, but {dets_path.name} has {len(d)} detections", path=txt)
+    wrong = np.flatnonzero((d.frame[det_ids] != rows.frame) | (d.class_id[det_ids] != rows.class_id))
+    if wrong.size:
+        raise AlignmentError(f"line {wrong[0] + 1} does not match the frame and class of det_id {det_ids[wrong[0]]}", path=txt)
+    return vectors[det_ids]
+
+
+def link_flow_ious(rows: MotsRows, frames: SequenceInfo, scale: float) -> np.ndarray:
+    """For each link of :func:`track_links` between adjacent frames, the IoU of the later mask
+    with the earlier mask warped by optical flow; NaN for links across a gap."""
+    earlier, later = track_links(rows.frame, rows.obj_id)
+    ious = np.full(earlier.size, np.nan)
+    adjacent = np.flatnonzero(rows.frame[later] == rows.frame[earlier] + 1)
+    by_frame: dict[int, list[int]] = {}
+    for k in adjacent.tolist():
+        by_frame.setdefault(int(rows.frame[later[k]]), []).append(k)
+    source = frames.open_frames()
+    previous = None
+    for frame, image in track_progress(source, f"{frames.name} flow", total=len(source)):
+        if frame in by_frame and previous is not None:
+            flow = backward_flow(previous, image, scale)  # (H, W, 2)
+            for k in by_frame[frame]:
+                warped = encode(warp_mask(decode(rows.rles[earlier[k]]).astype(bool), flow))
+                ious[k] = iou_matrix([warped], [rows.rles[later[k]]])[0, 0]
+        previous = image
+        if frame >= max(by_frame, default=-1):
+            break
+    return ious
+
+
+def _frame_sources(path: Path, names: list[str]) -> dict[str, SequenceInfo]:
+    sequences = discover_sequences(path)
+    by_name = {s.name: s for s in sequences}
+    if len(sequences) == 1 and len(names) == 1:
+        return {names[0]: sequences[0]}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(f"--frames {path}: no frames for sequence(s) {', '.join(missing)} (found {', '.join(by_name) or 'none'})")
+    return {n: by_name[n] for n in names}
