@@ -117,6 +117,37 @@ def evaluate(
 
 @app.command()
 @user_errors_exit_1
+def infer(
+    source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS dataset root (every sequence)."),
+    out: Path = typer.Option(Path("dets"), "--out", help="Output folder for <seq>.json (detections) and <seq>.npy (embeddings)."),
+    weights: str = typer.Option("coco", "--weights", help="coco (torchvision's COCO Mask R-CNN mapped to car/pedestrian; appearance untrained) or a dior checkpoint .pt."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs in mixed precision."),
+    score_thresh: float = typer.Option(0.5, "--score-thresh", help="Keep detections scoring at least this (0-1)."),
+    max_dets: int = typer.Option(100, "--max-dets", help="Keep at most this many detections per frame."),
+    batch: int = typer.Option(1, "--batch", help="Frames encoded together (use more on a GPU)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs exist (default: skip them)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Detect, segment and embed every frame with the DIOR network (3-frame temporal attention)."""
+    import time
+
+    from dior_cli.infer import InferOptions, run
+
+    start = time.perf_counter()
+    summary = run(InferOptions(source=source, out=out, weights=weights, device=device, score_thresh=score_thresh,
+                               max_dets=max_dets, batch=batch, overwrite=overwrite))
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    for name, s in summary["sequences"].items():
+        if "skipped" in s:
+            console.print(f"{name}: skipped (outputs exist; use --overwrite)")
+        else:
+            console.print(f"{name}: {s['detections']} detections in {s['frames']} frames ({s['frames_per_second']} frames/s)")
+    console.print(f"inferred {len(summary['sequences'])} sequence(s) on {summary['device']} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+
+
+@app.command()
+@user_errors_exit_1
 def track(
     dets: Path = typer.Argument(..., help="Folder of <seq>.json detections (+ <seq>.npy embeddings), as written by dior infer."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder for <seq>.txt (MOTS txt) and <seq>.json (link files). Default: tracks/ beside DETS."),

@@ -15,7 +15,8 @@ refused with the list of valid ones; values are checked against the field's type
 as YAML scalars (``--set n1_seconds=0.3``).
 
 Stages add their own fields here as they land; algorithm classes never see these objects
-(the stage maps fields to keyword arguments).
+(the stage maps fields to keyword arguments). The network's own settings travel inside its
+checkpoint (:class:`dior_cli.model.config.ModelConfig`), so ``dior infer`` needs none here.
 """
 
 from __future__ import annotations
@@ -36,17 +37,6 @@ from dior_cli.errors import ConfigError, InputNotFound
 def option(default: Any, help: str, unit: str | None = None, source: str | None = None) -> Any:
     """A config field with its meaning, unit and (for paper values) its source."""
     return field(default=default, metadata={"help": help, "unit": unit, "source": source})
-
-
-@dataclass(frozen=True)
-class InferConfig:
-    """``dior infer``: the DIOR network's fixed choices."""
-
-    embedding_dim: int = option(1024, "length of each appearance embedding", "dimensions", "DIOR sec. 4.1")
-    backbone: Literal["resnet50", "resnet18"] = option("resnet50", "backbone network (resnet18 for tests and CPU use)", None, "DIOR sec. 4.1")
-
-    def __post_init__(self) -> None:
-        _require(self.embedding_dim > 0, "infer.embedding_dim must be positive")
 
 
 @dataclass(frozen=True)
@@ -91,7 +81,7 @@ def seconds_to_frames(seconds: float, fps: float) -> int:
     return max(1, int(round(seconds * fps)))
 
 
-STAGES: dict[str, type] = {"infer": InferConfig, "track": TrackConfig, "reid": ReidConfig}
+STAGES: dict[str, type] = {"track": TrackConfig, "reid": ReidConfig}
 
 
 def load_config(stage: str, config_file: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Any:

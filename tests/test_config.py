@@ -19,7 +19,9 @@ def test_paper_defaults():
     assert (track.n1_seconds, track.stack_first, track.stack_recent) == (0.2, 5, 5)  # DIOR: N1 = 0.2 s, 5 + 5 stack
     reid = config.load_config("reid")
     assert (reid.n2_seconds, reid.theta_t_seconds, reid.sigma_k) == (1.0, 0.5, 3.0)  # N2 = 1 s; 15 frames at 30 fps; 3 sigma
-    assert config.load_config("infer").embedding_dim == 1024
+    from dior_cli.model.config import ModelConfig
+
+    assert ModelConfig().embedding_dim == 1024 and ModelConfig().backbone == "resnet50"  # DIOR sec. 4.1
 
 
 def test_file_then_set_overrides(tmp_path):
@@ -36,7 +38,7 @@ def test_file_then_set_overrides(tmp_path):
     ("text", "fragment"),
     [
         ("track:\n  n1: 0.4\n", "unknown key track.n1; valid keys: n1_seconds, stack_first, stack_recent"),
-        ("tracker:\n  n1_seconds: 0.4\n", "unknown section 'tracker'; valid sections: infer, track, reid"),
+        ("tracker:\n  n1_seconds: 0.4\n", "unknown section 'tracker'; valid sections: track, reid"),
         ("track:\n  n1_seconds: fast\n", "track.n1_seconds must be a number"),
         ("track:\n  stack_first: 2.5\n", "track.stack_first must be an integer"),
         ("reid:\n  method: magic\n", "reid.method must be one of remots, dior"),

@@ -1,0 +1,223 @@
+"""``dior infer``: detect, segment and embed every frame of every sequence of a source.
+
+Frames are streamed. Each frame's backbone + FPN features are computed exactly once and kept
+for the (at most three) windows that need them: the window of frame t is (t-1, t, t+1); the
+first frame's window is (1, 0, 1) and the last frame's (T-2, T-1, T-2). Kept detections (score >= threshold, at most
+``max_dets`` per frame) are pasted at full resolution, thresholded at 0.5 and RLE-encoded;
+their embeddings are stacked row by row. Outputs per sequence: ``DETS/<seq>.json`` and
+``DETS/<seq>.npy`` (formats in README), both written atomically at the end.
+
+Several processes (``torchrun --nproc-per-node N -m dior_cli infer ...``) split the
+sequences by rank: process r takes sequences r, r + N, ... and is their only writer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dior_cli import __version__
+from dior_cli.console import note, track_progress
+from dior_cli.errors import ConfigError, FormatError
+from dior_cli.formats.detections_json import DetectionsFile, write_detections
+from dior_cli.formats.embeddings import write_embeddings
+from dior_cli.formats.layouts import SequenceInfo, discover_sequences
+from dior_cli.masks import bbox_xyxy, encode
+from dior_cli.records import Detections, concat_detections
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    """``dior infer``'s inputs (see the CLI for their meaning and defaults)."""
+
+    source: Path
+    out: Path
+    weights: str = "coco"
+    device: str = "auto"
+    score_thresh: float = 0.5
+    max_dets: int = 100
+    batch: int = 1
+    overwrite: bool = False
+    mask_thresh: float = 0.5
+
+
+def run(options: InferOptions) -> dict[str, Any]:
+    """Infer every sequence of ``options.source`` handled by this process; return a summary."""
+    import torch
+
+    if options.batch < 1 or options.max_dets < 1:
+        raise ConfigError("--batch and --max-dets must be at least 1")
+    if not 0 <= options.score_thresh <= 1:
+        raise ConfigError(f"--score-thresh must be in [0, 1], got {options.score_thresh}")
+    sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
+    if not sequences:
+        raise FormatError("holds no sequence with frames", path=options.source)
+    rank, world = _rank_and_world()
+    mine = sequences[rank::world]
+    device = _device(options.device)
+    model, weights_name, weights_sha = load_model(options.weights, device)
+    model.set_thresholds(score_thresh=options.score_thresh, detections_per_img=options.max_dets)
+    summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": str(device),
+                               "weights": weights_name, "rank": rank, "world_size": world, "sequences": {}}
+    for seq in mine:
+        json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
+        if not options.overwrite and json_path.is_file() and npy_path.is_file():
+            summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
+            continue
+        with torch.inference_mode():
+            summary["sequences"][seq.name] = infer_sequence(model, seq, json_path, npy_path, options, device,
+                                                            producer={"dior_version": __version__, "weights": weights_name,
+                                                                      "weights_sha256": weights_sha})
+    return summary
+
+
+def infer_sequence(model, seq: SequenceInfo, json_path: Path, npy_path: Path, options: InferOptions, device, producer: dict) -> dict[str, Any]:
+    """Run the sliding window over one sequence and write its detections and embeddings."""
+    start = time.perf_counter()
+    parts: list[Detections] = []
+    vectors: list[np.ndarray] = []
+    num_frames = 0
+    image_size = seq.image_size
+    frames = seq.open_frames()
+    for frame, result, shape in sliding_window(model, track_progress(frames, seq.name, total=len(frames)), options.batch, device):
+        num_frames = frame + 1
+        image_size = shape
+        dets, emb = _to_records(frame, result, options.mask_thresh)
+        parts.append(dets)
+        vectors.append(emb)
+    if num_frames == 0:
+        raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
+    detections = concat_detections(parts)
+    embedding_dim = model.config.embedding_dim
+    stacked = np.concatenate([np.zeros((0, embedding_dim), np.float32), *vectors]).astype(np.float32)
+    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=seq.fps,
+                               frame_base=seq.frame_base, detections=detections, producer=producer)
+    digest = write_detections(json_path, dets_file)
+    write_embeddings(npy_path, stacked, json_path, digest)
+    seconds = time.perf_counter() - start
+    return {"frames": num_frames, "detections": len(detections), "seconds": round(seconds, 2),
+            "frames_per_second": round(num_frames / seconds, 2) if seconds > 0 else None}
+
+
+def sliding_window(model, frames, batch: int, device):
+    """Yield ``(frame, detections dict, (height, width))`` for every frame, in order.
+
+    Frames are encoded (transform + backbone + FPN) in batches of ``batch``; frame t is
+    detected as soon as frame t+1 is encoded (or the stream ends), and a frame's features
+    are dropped once frame t+1 no longer needs them as its predecessor: at most
+    ``batch + 2`` frames' features are alive at any time, whatever the video's length.
+    """
+    import torch
+
+    window: deque = deque()  # (frame index, FrameFeatures, (h, w)) of consecutive frames
+    next_frame = 0  # the next frame to detect
+
+    def encode(pending: list[tuple[int, np.ndarray]]) -> None:
+        images = [torch.from_numpy(img).to(device).permute(2, 0, 1).float().div_(255) for _, img in pending]  # (3, H, W)
+        with _autocast(device):
+            features = model.encode(images)
+        window.extend((index, feats, img.shape[:2]) for (index, img), feats in zip(pending, features))
+
+    def detect_ready(final: bool):
+        nonlocal next_frame
+        while window and (window[-1][0] > next_frame or (final and window[-1][0] == next_frame)):
+            by_index = {index: feats for index, feats, _ in window}
+            cur = by_index[next_frame]
+            # the first and last frames repeat their neighbour (a one-frame video: the frame itself)
+            prev = by_index.get(next_frame - 1, by_index.get(next_frame + 1, cur))
+            nxt = by_index.get(next_frame + 1, by_index.get(next_frame - 1, cur))
+            with _autocast(device):
+                result = model.detect(prev, cur, nxt)
+            shape = next(s for index, _, s in window if index == next_frame)
+            yield next_frame, {k: (v.float() if v.is_floating_point() else v).cpu() for k, v in result.items()}, shape
+            next_frame += 1
+            while window[0][0] < next_frame - 1:
+                window.popleft()
+
+    pending: list[tuple[int, np.ndarray]] = []
+    for index, image in frames:
+        pending.append((index, image))
+        if len(pending) == batch:
+            encode(pending)
+            pending = []
+            yield from detect_ready(final=False)
+    if pending:
+        encode(pending)
+    yield from detect_ready(final=True)
+
+
+def _to_records(frame: int, result: dict, mask_thresh: float) -> tuple[Detections, np.ndarray]:
+    """One frame's network output as Detections rows and their embeddings."""
+    from dior_cli.model.config import LABEL_TO_CLASS
+
+    labels = result["labels"].numpy()
+    keep = np.isin(labels, list(LABEL_TO_CLASS))
+    masks = (result["masks"][keep][:, 0] >= mask_thresh).numpy()  # (K, H, W) bool
+    rles = [encode(m) for m in masks]
+    class_ids = np.array([LABEL_TO_CLASS[int(label)] for label in labels[keep]], dtype=np.int64)
+    dets = Detections(
+        frame=np.full(len(rles), frame), class_id=class_ids, score=result["scores"][keep].numpy().astype(np.float64),
+        bbox_xyxy=result["boxes"][keep].numpy().astype(np.float64).reshape(-1, 4), rles=rles,
+    )
+    return dets, result["embeddings"][keep].numpy().astype(np.float32)
+
+
+def load_model(weights: str, device):
+    """The network for ``--weights``: ``coco`` (torchvision's COCO Mask R-CNN mapped into
+    DIOR, appearance untrained) or a dior checkpoint path. Returns (model, name, sha256)."""
+    from dior_cli.model.checkpoint import load_checkpoint, sha256_of
+
+    if weights == "coco":
+        from dior_cli.model.coco import coco_weights_path, fetch_coco_state_dict, load_coco_state_dict
+        from dior_cli.model.config import ModelConfig
+        from dior_cli.model.network import DiorNet
+
+        state = fetch_coco_state_dict()
+        model = DiorNet(ModelConfig(backbone="resnet50"))
+        report = load_coco_state_dict(model, state)
+        note(report.note if hasattr(report, "note") else "COCO weights loaded; the embedding head is untrained (appearance is random)")
+        path = coco_weights_path()
+        name, sha = f"coco:{path.name}", sha256_of(path) if path.is_file() else None
+    else:
+        path = Path(weights)
+        model, _meta = load_checkpoint(path)
+        name, sha = str(path), sha256_of(path)
+    return model.to(device).eval(), name, sha
+
+
+def _device(requested: str):
+    import torch
+
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, not {requested!r}")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(requested)
+
+
+def _autocast(device):
+    import contextlib
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def _rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of processes (torchrun sets RANK / WORLD_SIZE)."""
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if not 0 <= rank < world:
+        raise ConfigError(f"RANK={rank} is not in 0..WORLD_SIZE-1 ({world})")
+    return rank, world

@@ -1,0 +1,126 @@
+"""Spatial attention (SA) and the embedding head (DIOR sec. 3.2-3.3).
+
+For the RoI features ``F_i (K, C, 14, 14)`` of K objects (pooled from F_tem by the mask RoI
+pooler):
+
+    beta_i  = sigmoid(phi_1(F_i))                          (K, 1, 14, 14)   eq. (3)
+    F_spa   = phi_2(F_i) (+) beta_i * phi_2(F_i)            (K, 512, 14, 14) eq. (4)
+    e_i     = normalize(FC(avgpool(F_spa)))                 (K, D)
+
+phi_1 is the mask head's convolutions (the very module ``roi_heads.mask_head``, shared, so
+the SA map learns from both the mask loss and the embedding loss) followed by a 1x1 conv
+to one channel; phi_2 is the embedding head's own four 3x3 convolutions. Embeddings are
+L2-normalised rows, compared by cosine downstream.
+
+``loss_emb`` (sec. 3.3) is the cross-entropy of an identity classifier (a linear layer on
+the normalised embedding) over RoIs whose identity is known (label >= 0; -1 = unknown).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
+
+UNKNOWN_IDENTITY = -1
+
+
+class SpatialAttentionEmbeddingHead(nn.Module):
+    """RoI features ``(K, C, 14, 14)`` -> unit embeddings ``(K, embedding_dim)``.
+
+    Args:
+        mask_head: the mask head's convolution trunk (phi_1's shared part), output
+            ``(K, mask_channels, 14, 14)``. It is referenced, not registered, so its weights
+            keep their one name ``roi_heads.mask_head.*`` in state dicts.
+        in_channels: channels of the RoI features (the FPN's 256).
+        mask_channels: channels the mask head outputs.
+        conv_layers: number of 3x3 conv + ReLU layers of phi_2 (256 channels each).
+        pool_size: side to which F_spa is average-pooled before the fully connected layers.
+        fc_dim: width of the hidden fully connected layer.
+        embedding_dim: length D of the embeddings.
+        num_identities: classes of the identity classifier for ``loss_emb`` (0 = none).
+    """
+
+    def __init__(
+        self,
+        mask_head: nn.Module,
+        *,
+        in_channels: int = 256,
+        mask_channels: int = 256,
+        conv_layers: int = 4,
+        pool_size: int = 7,
+        fc_dim: int = 1024,
+        embedding_dim: int = 1024,
+        num_identities: int = 0,
+    ) -> None:
+        super().__init__()
+        object.__setattr__(self, "_mask_head", mask_head)  # shared with roi_heads, deliberately unregistered
+        conv_channels = 256
+        self.attention_logit = nn.Conv2d(mask_channels, 1, kernel_size=1)  # end of phi_1
+        self.convs = MaskRCNNHeads(in_channels, [conv_channels] * conv_layers, dilation=1)  # phi_2
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.fc = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * conv_channels * pool_size**2, fc_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(fc_dim, embedding_dim),
+        )
+        self.identity_classifier = nn.Linear(embedding_dim, num_identities) if num_identities > 0 else None
+
+    @property
+    def mask_head(self) -> nn.Module:
+        """The shared mask head (the same object as ``roi_heads.mask_head``)."""
+        return self._mask_head
+
+    def spatial_attention(self, roi_features: Tensor, mask_features: Tensor | None = None) -> Tensor:
+        """The SA map beta ``(K, 1, 14, 14)`` in (0, 1).
+
+        Args:
+            roi_features: ``F_i (K, C, 14, 14)``.
+            mask_features: ``mask_head(F_i)`` when already computed (inference reuses the
+                mask branch's own pass); computed here otherwise.
+        """
+        if mask_features is None:
+            mask_features = self._mask_head(roi_features)  # (K, 256, 14, 14)
+        return torch.sigmoid(self.attention_logit(mask_features))  # (K, 1, 14, 14)
+
+    def forward(self, roi_features: Tensor, mask_features: Tensor | None = None) -> Tensor:
+        """Embed K RoIs.
+
+        Args:
+            roi_features: ``F_i (K, C, 14, 14)`` from the mask RoI pooler.
+            mask_features: optional ``mask_head(F_i) (K, 256, 14, 14)`` (see ``spatial_attention``).
+
+        Returns:
+            ``(K, embedding_dim)`` float rows of unit L2 norm (``(0, D)`` when K = 0).
+        """
+        beta = self.spatial_attention(roi_features, mask_features)  # (K, 1, 14, 14)
+        appearance = self.convs(roi_features)  # phi_2(F_i): (K, 256, 14, 14)
+        spa = torch.cat([appearance, beta * appearance], dim=1)  # F_spa: (K, 512, 14, 14)
+        hidden = self.fc(self.pool(spa))  # (K, 512, s, s) -> (K, D)
+        return F.normalize(hidden, dim=1)  # (K, D), unit rows
+
+    def identity_loss(self, embeddings: Tensor, identities: Tensor) -> Tensor:
+        """``loss_emb``: cross-entropy of the identity classifier over RoIs with a known identity.
+
+        Args:
+            embeddings: ``(K, D)`` from ``forward``.
+            identities: ``(K,)`` int64 in ``[0, num_identities)``, or -1 for unknown.
+
+        Returns:
+            A scalar. With no classifier or no known identity it is an exact zero that still
+            has a grad_fn (so ``sum(losses).backward()`` always works).
+        """
+        if identities.shape != embeddings.shape[:1]:
+            raise ValueError(f"identities: expected shape ({embeddings.shape[0]},), got {tuple(identities.shape)}")
+        if self.identity_classifier is None:
+            return embeddings.sum() * 0.0
+        known = identities != UNKNOWN_IDENTITY  # (K,) bool
+        num_identities = self.identity_classifier.out_features
+        if bool(((identities[known] < 0) | (identities[known] >= num_identities)).any()):
+            raise ValueError(f"identities must be -1 or in [0, {num_identities}), got {identities[known].tolist()}")
+        logits = self.identity_classifier(embeddings[known])  # (K_known, num_identities)
+        if logits.shape[0] == 0:
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits, identities[known])

@@ -1,0 +1,178 @@
+"""`dior infer`: sliding window over streamed frames, aligned outputs, clear errors, torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dior_cli.cli import app
+from dior_cli.formats.detections_json import read_detections
+from dior_cli.formats.embeddings import read_embeddings
+from dior_cli.infer import sliding_window
+from dior_cli.model.checkpoint import save_checkpoint
+from dior_cli.model.network import DiorNet
+from tests.conftest import VTEST, require
+from tests.model.tiny import tiny_config
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A small randomly initialised DIOR checkpoint (resnet18, 32-d embeddings)."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_checkpoint(path, DiorNet(tiny_config()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def vtest20(tmp_path_factory) -> Path:
+    """The first 20 frames of the real vtest.avi, as a video (MJPG AVI)."""
+    capture = cv2.VideoCapture(str(require(VTEST)))
+    path = tmp_path_factory.mktemp("video") / "vtest20.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
+    assert writer.isOpened()
+    for _ in range(20):
+        ok, frame = capture.read()
+        assert ok
+        writer.write(frame)
+    writer.release()
+    capture.release()
+    return path
+
+
+def test_infer_real_video_writes_valid_aligned_outputs(checkpoint, vtest20, tmp_path):
+    out = tmp_path / "dets"
+    result = runner.invoke(app, ["infer", str(vtest20), "--out", str(out), "--weights", str(checkpoint), "--score-thresh", "0.0",
+                                 "--max-dets", "5", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["sequences"]["vtest20"]["frames"] == 20
+    dets = read_detections(out / "vtest20.json")  # validates schema, RLEs, sizes
+    assert (dets.num_frames, dets.fps, dets.frame_base, dets.image_size) == (20, 10.0, 0, (576, 768))
+    assert dets.producer["weights"] == str(checkpoint) and len(dets.producer["weights_sha256"]) == 64
+    d = dets.detections
+    assert len(d) > 0 and set(np.unique(d.class_id).tolist()) <= {1, 2}
+    assert max(len(rows) for rows in d.rows_by_frame(20)) <= 5
+    emb = read_embeddings(out / "vtest20.npy", dets, out / "vtest20.json")
+    assert emb.verified_by == "sha256" and emb.vectors.shape == (len(d), 32)
+    np.testing.assert_allclose(np.linalg.norm(emb.vectors, axis=1), 1, atol=1e-4)
+    # boxes lie inside the image
+    assert (d.bbox_xyxy[:, [0, 2]] <= 768 + 1e-3).all() and (d.bbox_xyxy[:, [1, 3]] <= 576 + 1e-3).all()
+    # a re-run skips the finished sequence
+    again = runner.invoke(app, ["infer", str(vtest20), "--out", str(out), "--weights", str(checkpoint), "--json"])
+    assert "skipped" in json.loads(again.stdout)["sequences"]["vtest20"]
+
+
+class _CountingModel:
+    """Wraps a DiorNet to record which frames each detection window used."""
+
+    def __init__(self, model: DiorNet) -> None:
+        self.model = model
+        self.windows: list[tuple[int, int, int]] = []
+        self.frame_of: dict[int, int] = {}  # id(FrameFeatures) -> frame index
+
+    def encode(self, images):
+        features = self.model.encode(images)
+        for image, feats in zip(images, features):
+            self.frame_of[id(feats)] = int(image[0, 0, 0].item() * 255 + 0.5)  # the index painted into pixel (0, 0)
+        return features
+
+    def detect(self, prev, cur, nxt):
+        self.windows.append((self.frame_of[id(prev)], self.frame_of[id(cur)], self.frame_of[id(nxt)]))
+        return self.model.detect(prev, cur, nxt)
+
+
+@pytest.mark.parametrize(("num_frames", "batch"), [(1, 1), (2, 1), (7, 1), (7, 3), (6, 4)])
+def test_sliding_window_encodes_each_frame_once_and_repeats_neighbours(num_frames, batch):
+    torch.manual_seed(0)
+    model = DiorNet(tiny_config()).eval()
+    spy = _CountingModel(model)
+    frames = []
+    for t in range(num_frames):
+        image = np.random.default_rng(t).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+        image[0, 0, 0] = t
+        frames.append((t, image))
+    with torch.inference_mode():
+        out = list(sliding_window(spy, iter(frames), batch, torch.device("cpu")))
+    assert [frame for frame, _, _ in out] == list(range(num_frames))
+    assert model.backbone_calls == num_frames  # each frame through the backbone exactly once
+    expected = []
+    for t in range(num_frames):
+        prev = t - 1 if t > 0 else min(t + 1, num_frames - 1)
+        nxt = t + 1 if t < num_frames - 1 else max(t - 1, 0)
+        expected.append((prev, t, nxt))
+    assert spy.windows == expected
+
+
+def test_streamed_detection_equals_the_clip_forward():
+    torch.manual_seed(1)
+    model = DiorNet(tiny_config()).eval()
+    rng = np.random.default_rng(3)
+    frames = [(t, rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)) for t in range(4)]
+    with torch.inference_mode():
+        streamed = {t: r for t, r, _ in sliding_window(model, iter(frames), 2, torch.device("cpu"))}
+        clip = torch.stack([torch.from_numpy(frames[t][1]).permute(2, 0, 1).float() / 255 for t in (1, 2, 3)])
+        direct = model([clip])[0]
+    for key in ("boxes", "scores", "labels", "embeddings"):
+        torch.testing.assert_close(streamed[2][key], direct[key])
+
+
+def test_bad_sources_exit_1(checkpoint, tmp_path):
+    not_video = tmp_path / "clip.mp4"
+    not_video.write_bytes(b"\x00" * 100)
+    result = runner.invoke(app, ["infer", str(not_video), "--weights", str(checkpoint), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "not a video" in result.output
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["infer", str(tmp_path / "empty"), "--weights", str(checkpoint), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "matches no known layout" in result.output
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "000.png"), np.zeros((40, 60, 3), np.uint8))
+    (frames / "001.png").write_bytes(b"broken")
+    result = runner.invoke(app, ["infer", str(frames), "--weights", str(checkpoint), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "001.png" in result.output and "frame 1" in result.output
+    assert not (tmp_path / "o" / "frames.json").exists()  # nothing half-written
+    result = runner.invoke(app, ["infer", str(frames), "--weights", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "missing.pt" in result.output
+    result = runner.invoke(app, ["infer", str(frames), "--weights", str(checkpoint), "--device", "tpu"])
+    assert result.exit_code == 1 and "--device" in result.output
+
+
+def test_torchrun_two_processes_split_sequences(checkpoint, tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    root = tmp_path / "kitti"
+    for name, seed in (("0001", 1), ("0002", 2)):
+        (root / "images" / name).mkdir(parents=True)
+        rng = np.random.default_rng(seed)
+        for t in range(3):
+            cv2.imwrite(str(root / "images" / name / f"{t:06d}.png"), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    logs = tmp_path / "logs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [torchrun, "--nproc-per-node", "2", "--log-dir", str(logs), "--redirects", "3", "-m", "dior_cli", "infer", str(root),
+         "--weights", str(checkpoint), "--out", str(tmp_path / "dets"), "--device", "cpu", "--score-thresh", "0.0", "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = [json.loads(p.read_text()) for p in sorted(logs.rglob("stdout.log"))]
+    assert sorted(s["rank"] for s in summaries) == [0, 1]
+    handled = [name for s in summaries for name in s["sequences"]]
+    assert sorted(handled) == ["0001", "0002"]  # each sequence by exactly one process
+    for name in ("0001", "0002"):
+        dets = read_detections(tmp_path / "dets" / f"{name}.json")
+        assert dets.num_frames == 3 and dets.fps == 10.0
+        read_embeddings(tmp_path / "dets" / f"{name}.npy", dets, tmp_path / "dets" / f"{name}.json")
