@@ -89,11 +89,17 @@ def evaluate(
     resolve_overlaps: bool = typer.Option(False, "--resolve-overlaps", help="Make overlapping prediction masks disjoint (the earlier line keeps shared pixels) instead of refusing the file."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Score sequences without a prediction file as empty instead of refusing."),
     json_output: bool = typer.Option(False, "--json", help="Print the metrics document (schema dior.metrics/v1) on stdout."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write PNG plots to this folder: HOTA, DetA, AssA over the 19 thresholds and a per-sequence bar chart (needs matplotlib: pip install 'dior-cli[plot]')."),
 ) -> None:
     """Score MOTS tracks against ground truth with exactly TrackEval's numbers (HOTA, CLEAR/sMOTSA, IDF1)."""
     import time
 
     from dior_cli.evaluate import report
+
+    if plot is not None:
+        from dior_cli.evaluate.plots import require_matplotlib
+
+        require_matplotlib()  # before the work, not after it
     from dior_cli.evaluate.stage import EvaluateOptions, run
 
     start = time.perf_counter()
@@ -113,6 +119,40 @@ def evaluate(
         report.print_table(doc)
     report.print_summary(doc, time.perf_counter() - start)
     console.print(f"wrote {out}" + (f" and {csv_path}" if csv_path else ""))
+    if plot is not None:
+        from dior_cli.evaluate.plots import write_plots
+
+        written = write_plots(doc, plot)
+        console.print(f"wrote {len(written)} plot(s) to {plot}: {', '.join(p.name for p in written)}")
+
+
+@app.command()
+@user_errors_exit_1
+def render(
+    tracks: Path = typer.Argument(..., help="Tracks: a <seq>.txt (MOTS txt) or a folder of them, with the <seq>.json link files of dior track (frame base); without them the frames' layout gives the frame base."),
+    frames: Path = typer.Option(..., "--frames", help="The frames: a video, an image folder, or a MOTS20 / KITTI-MOTS root (the sequence is matched by name)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Video to write (mp4v .mp4; MJPG .avi when this OpenCV lacks mp4v). Default: render/<seq>.mp4 beside the TRACKS folder."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Write PNG frames <frame>.png (0-based, 6 digits) to this folder instead of a video."),
+    gt: Optional[Path] = typer.Option(None, "--gt", help="Ground truth (any layout dior evaluate reads): draw the error view with evaluate's matching (CLEAR, IoU >= 0.5): TP in track colour, FP red, misses yellow, ID switches orange, a counter strip below."),
+    seq: Optional[str] = typer.Option(None, "--seq", help="Sequence to draw when TRACKS holds several (default: the only one)."),
+    trail: int = typer.Option(0, "--trail", help="Draw each track's centres over its last N frames (0 = no trails)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second of the video. Default: the frames' own (video header, seqinfo.ini, KITTI 10), else the tracks', else 10."),
+    alpha: float = typer.Option(0.5, "--alpha", help="Opacity of the mask fills, 0-1."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Draw tracks on their frames (stable colour per id, id and class labels, trails), or with --gt the evaluation's errors."""
+    import time
+
+    from dior_cli.render.stage import RenderOptions, run
+
+    start = time.perf_counter()
+    summary = run(RenderOptions(tracks=tracks, frames=frames, out=out, out_dir=out_dir, gt=gt, seq=seq, trail=trail, fps=fps, alpha=alpha))
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    counts = summary.get("counts")
+    extra = f"; TP {counts['tp']}, FP {counts['fp']}, misses {counts['miss']}, IDSW {counts['idsw']}" if counts else ""
+    height, width = summary["size"] or (0, 0)
+    console.print(f"{summary['sequence']}: rendered {summary['frames']} frames ({width}x{height}){extra} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
 
 
 @app.command()

@@ -80,6 +80,33 @@ def _match_entries(seq: SequenceData) -> np.ndarray:
     return np.sort(np.concatenate([easy, *solved.values()]))
 
 
+def clear_matches(seq: SequenceData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where the CLEAR matches of :func:`compute_clear` are, for showing them.
+
+    Returns ``(frame, gt_index, pred_index, is_switch)``, each ``(M,)``, sorted by frame:
+    the match's frame, the position of its gt in ``seq.gt_ids[frame]`` and of its
+    prediction in ``seq.pred_ids[frame]``, and whether it is an ID switch (its gt's
+    previous match, earlier in time, had another pred id: the rule that counts ``IDSW``).
+    A sequence without gt or without predictions has no matches.
+    """
+    if seq.num_pred_dets == 0 or seq.num_gt_dets == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), empty.copy(), np.zeros(0, dtype=bool)
+    lay = seq.layout
+    idx = _match_entries(seq)  # (M,)
+    frame = lay.ent_frame[idx]  # (M,)
+    gt_index = lay.ent_row[idx] - lay.gt_off[frame]  # (M,)
+    pred_index = lay.ent_col[idx] - lay.pred_off[frame]  # (M,)
+    g, p = lay.ent_g[idx], lay.ent_p[idx]  # (M,) each
+    order = np.argsort(g, kind="stable")  # (M,) by gt id, then frame
+    g_s, p_s = g[order], p[order]
+    switch_sorted = np.zeros(idx.size, dtype=bool)
+    switch_sorted[1:] = (g_s[1:] == g_s[:-1]) & (p_s[1:] != p_s[:-1])
+    is_switch = np.zeros(idx.size, dtype=bool)
+    is_switch[order] = switch_sorted
+    return frame, gt_index, pred_index, is_switch
+
+
 def compute_clear(seq: SequenceData) -> Result:
     """CLEAR fields of one sequence, identical to ``trackeval.metrics.CLEAR().eval_sequence``.
 

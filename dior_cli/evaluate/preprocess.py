@@ -102,7 +102,21 @@ def pair_frames(gt: MotsRows, pred: MotsRows, num_frames: int) -> list[FramePair
 
 def class_sequence(gt: MotsRows, pred: MotsRows, frames: list[FramePairs], class_id: int) -> SequenceData:
     """TrackEval's per-class preprocessing of one sequence (see the module docstring)."""
+    return class_sequence_with_rows(gt, pred, frames, class_id)[0]
+
+
+def class_sequence_with_rows(
+    gt: MotsRows, pred: MotsRows, frames: list[FramePairs], class_id: int
+) -> tuple[SequenceData, list[np.ndarray], list[np.ndarray]]:
+    """:func:`class_sequence`, plus the original rows behind each frame's ids.
+
+    Returns ``(seq, gt_rows, pred_rows)``: ``gt_rows[t]`` ``(G_t,)`` and ``pred_rows[t]``
+    ``(P_t,)`` are the row indices into ``gt`` / ``pred`` of ``seq.gt_ids[t]`` /
+    ``seq.pred_ids[t]``, position for position (predictions removed inside ignore regions
+    are absent from ``pred_rows``).
+    """
     gt_ids, pred_ids, similarity = [], [], []
+    gt_rows, pred_rows = [], []
     for frame in frames:
         g_sel = gt.class_id[frame.gt_rows] == class_id  # (G,)
         p_sel = pred.class_id[frame.pred_rows] == class_id  # (P,)
@@ -123,9 +137,11 @@ def class_sequence(gt: MotsRows, pred: MotsRows, frames: list[FramePairs], class
         gt_ids.append(gt.obj_id[frame.gt_rows[g_sel]])
         pred_ids.append(pred.obj_id[p_rows])
         similarity.append(sim)
+        gt_rows.append(frame.gt_rows[g_sel])
+        pred_rows.append(p_rows)
     gt_ids, num_gt_ids = _relabel(gt_ids)
     pred_ids, num_pred_ids = _relabel(pred_ids)
-    return SequenceData(
+    seq = SequenceData(
         num_frames=len(frames),
         gt_ids=gt_ids,
         pred_ids=pred_ids,
@@ -135,6 +151,7 @@ def class_sequence(gt: MotsRows, pred: MotsRows, frames: list[FramePairs], class
         num_gt_dets=sum(a.size for a in gt_ids),
         num_pred_dets=sum(a.size for a in pred_ids),
     )
+    return seq, gt_rows, pred_rows
 
 
 def _relabel(ids_per_frame: list[np.ndarray]) -> tuple[list[np.ndarray], int]:

@@ -1,0 +1,1 @@
+"""``dior render``: draw tracks (and, with ground truth, the evaluation's errors) on frames."""
