@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 from dior_cli.formats.detections_json import read_detections, write_detections  # noqa: E402
 from dior_cli.masks import iom_matrix  # noqa: E402
-from dior_cli.track.stage import TrackOptions, associate, run, tracks_to_rows  # noqa: E402
+from dior_cli.track.stage import TrackOptions, associate, run  # noqa: E402
 from tests.track.simulate import pointtrack_detections  # noqa: E402  (the test suite's converter)
 
 DATA = Path(os.environ.get("DIOR_DATA", REPO.parent / "shared" / "data"))

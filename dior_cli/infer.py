@@ -28,7 +28,7 @@ from dior_cli.errors import ConfigError, FormatError
 from dior_cli.formats.detections_json import DetectionsFile, write_detections
 from dior_cli.formats.embeddings import write_embeddings
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
-from dior_cli.masks import bbox_xyxy, encode
+from dior_cli.masks import encode
 from dior_cli.records import Detections, concat_detections
 
 

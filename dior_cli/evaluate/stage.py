@@ -24,10 +24,8 @@ from dior_cli.errors import ConfigError, DiorError, FormatError
 from dior_cli.evaluate import clear, hota, identity
 from dior_cli.evaluate.combine import add_mots_names, class_average_clear, class_average_hota, class_average_identity
 from dior_cli.evaluate.preprocess import class_sequence, find_overlap, pair_frames, resolve_overlaps
-from dior_cli.formats.eval_layouts import discover_ground_truth, find_predictions
-from dior_cli.formats.kitti_png import read_kitti_png_folder
-from dior_cli.formats.mots_txt import read_mots_txt
-from dior_cli.records import CAR, IGNORE, PEDESTRIAN, MotsRows
+from dior_cli.formats.eval_layouts import discover_ground_truth, find_predictions, read_annotation_rows
+from dior_cli.records import CAR, PEDESTRIAN, MotsRows
 
 SCHEMA = "dior.metrics/v1"
 CLASS_IDS = {"car": CAR, "pedestrian": PEDESTRIAN}
@@ -197,11 +195,11 @@ def _task_size(task: _Task) -> int:
 
 def evaluate_sequence(task: _Task) -> dict[str, Any]:
     """Read, check and score one sequence for each class; runs in a worker process."""
-    gt = _read_rows(task.gt_path, task, image_size=None, what="ground truth")
+    gt = read_annotation_rows(task.gt_path, task.frame_base, num_frames=task.num_frames, sequence=task.name)
     if task.pred_path is None:
         pred = MotsRows.empty()
     else:
-        pred = _read_rows(task.pred_path, task, image_size=gt.image_size, what="prediction")
+        pred = read_annotation_rows(task.pred_path, task.frame_base, num_frames=task.num_frames, image_size=gt.image_size, sequence=task.name)
     _refuse_overlaps(gt, task, task.gt_path, "ground truth")
     moved = 0
     if task.resolve_overlaps:
@@ -218,22 +216,6 @@ def evaluate_sequence(task: _Task) -> dict[str, Any]:
         result.update(identity.compute_identity(seq))
         scored[class_id] = result
     return {"classes": scored, "pixels_moved": moved}
-
-
-def _read_rows(path: Path, task: _Task, image_size: tuple[int, int] | None, what: str) -> MotsRows:
-    if path.is_dir():
-        rows = read_kitti_png_folder(path, task.frame_base, image_size=image_size)
-        late = np.flatnonzero(rows.frame >= task.num_frames)
-        if late.size:
-            frame = int(rows.frame[late[0]]) + task.frame_base
-            raise FormatError(f"{what} frame {frame} is past the sequence's last frame {task.num_frames - 1 + task.frame_base}", path=path, sequence=task.name)
-        return rows
-    classes = (CAR, PEDESTRIAN, IGNORE)
-    try:
-        return read_mots_txt(path, task.frame_base, image_size=image_size, num_frames=task.num_frames, classes=classes)
-    except DiorError as exc:
-        exc.sequence = exc.sequence or task.name
-        raise
 
 
 def _refuse_overlaps(rows: MotsRows, task: _Task, path: Path | None, what: str) -> None:

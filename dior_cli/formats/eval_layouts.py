@@ -23,9 +23,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dior_cli.errors import ConfigError, FormatError, InputNotFound
+from dior_cli.errors import ConfigError, DiorError, FormatError, InputNotFound
+from dior_cli.formats.kitti_png import read_kitti_png_folder
 from dior_cli.formats.layouts import KITTI_FPS, SequenceInfo, discover_sequences, txt_extent
+from dior_cli.formats.mots_txt import read_mots_txt
 from dior_cli.formats.seqmaps import read_seqmap
+from dior_cli.records import CAR, IGNORE, PEDESTRIAN, MotsRows
 
 BENCHMARKS = ("kitti-mots", "mots20")
 FRAME_BASE = {"kitti-mots": 0, "mots20": 1}
@@ -133,6 +136,22 @@ def find_predictions(pred: str | os.PathLike, names: list[str]) -> tuple[dict[st
     available = {p.stem for p in pred.glob("*.txt")} | {p.name for p in pred.iterdir() if p.is_dir() and not p.name.startswith(".")}
     extra = sorted(available - set(names) - {"data"})
     return found, missing, extra
+
+
+def read_annotation_rows(path: Path, frame_base: int, *, num_frames: int, image_size: tuple[int, int] | None = None,
+                         sequence: str | None = None) -> MotsRows:
+    """Ground truth or tracks of one sequence, from a MOTS txt file or an instance-PNG folder.
+
+    Classes 1, 2 and 10 are accepted; frames must lie below ``num_frames`` and masks must
+    have ``image_size`` when given. Errors name the file and, when given, the sequence.
+    """
+    try:
+        if Path(path).is_dir():
+            return read_kitti_png_folder(path, frame_base, image_size=image_size, num_frames=num_frames)
+        return read_mots_txt(path, frame_base, image_size=image_size, num_frames=num_frames, classes=(CAR, PEDESTRIAN, IGNORE))
+    except DiorError as exc:
+        exc.sequence = exc.sequence or sequence
+        raise
 
 
 def _has_predictions(folder: Path, names: list[str]) -> bool:

@@ -57,15 +57,19 @@ def read_instance_png(path: Path) -> np.ndarray:
     return labels
 
 
-def read_kitti_png_folder(folder: str | os.PathLike, frame_base: int = 0, *, image_size: tuple[int, int] | None = None) -> MotsRows:
+def read_kitti_png_folder(folder: str | os.PathLike, frame_base: int = 0, *, image_size: tuple[int, int] | None = None,
+                          num_frames: int | None = None) -> MotsRows:
     """Read a folder of instance PNGs into MOTS rows (frame order, then increasing id).
 
     Raises ``FormatError`` naming the file for an unreadable image, a size that differs
-    from the others, or a pixel value whose class (value // 1000) is not 1, 2 or 10.
+    from the others, a frame past ``num_frames`` (when given), or a pixel value whose class
+    (value // 1000) is not 1, 2 or 10.
     """
     folder = Path(folder)
     frames, obj_ids, class_ids, rles = [], [], [], []
     for frame, path in list_png_frames(folder, frame_base):
+        if num_frames is not None and frame >= num_frames:
+            raise FormatError(f"frame {frame + frame_base} is past the sequence's last frame {num_frames - 1 + frame_base}", path=path)
         labels = read_instance_png(path)  # (H, W)
         if image_size is None:
             image_size = labels.shape

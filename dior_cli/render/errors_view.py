@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from dior_cli.evaluate.clear import clear_matches
 from dior_cli.evaluate.preprocess import class_sequence_with_rows, pair_frames

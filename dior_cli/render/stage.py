@@ -23,11 +23,9 @@ from typing import Any
 import numpy as np
 
 from dior_cli.console import note, track_progress
-from dior_cli.errors import ConfigError, DiorError, FormatError, InputNotFound
-from dior_cli.formats.eval_layouts import discover_ground_truth
-from dior_cli.formats.kitti_png import read_kitti_png_folder
+from dior_cli.errors import ConfigError, FormatError, InputNotFound
+from dior_cli.formats.eval_layouts import discover_ground_truth, read_annotation_rows
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
-from dior_cli.formats.mots_txt import read_mots_txt
 from dior_cli.formats.tracks_json import read_track_links
 from dior_cli.masks import bbox_xyxy, decode
 from dior_cli.records import CAR, IGNORE, PEDESTRIAN, MotsRows
@@ -83,12 +81,7 @@ def run(options: RenderOptions) -> dict[str, Any]:
     links_path = txt.with_suffix(".json")
     links = read_track_links(links_path) if links_path.is_file() else None
     frame_base = links.frame_base if links is not None else info.frame_base
-    classes = (CAR, PEDESTRIAN, IGNORE)
-    try:
-        pred = read_mots_txt(txt, frame_base, image_size=info.image_size, num_frames=info.num_frames, classes=classes)
-    except DiorError as exc:
-        exc.sequence = exc.sequence or name
-        raise
+    pred = read_annotation_rows(txt, frame_base, num_frames=info.num_frames, image_size=info.image_size, sequence=name)
     errors = None
     if options.gt is not None:
         gt, benchmark = _read_gt(options.gt, name, info)
@@ -163,16 +156,8 @@ def _read_gt(gt_root: Path, name: str, info: SequenceInfo) -> tuple[MotsRows, st
     if not match:
         raise InputNotFound(f"has no ground truth for sequence {name} (found {', '.join(s.name for s in gt_set.sequences)})", path=gt_root)
     seq = match[0]
-    try:
-        if seq.gt_txt is not None:
-            rows = read_mots_txt(seq.gt_txt, gt_set.frame_base, image_size=info.image_size, num_frames=info.num_frames, classes=(CAR, PEDESTRIAN, IGNORE))
-            return rows, gt_set.benchmark
-        rows = read_kitti_png_folder(seq.gt_png, gt_set.frame_base, image_size=info.image_size)
-    except DiorError as exc:
-        exc.sequence = exc.sequence or name
-        raise
-    if len(rows) and rows.num_frames_annotated > info.num_frames:
-        raise FormatError(f"ground truth reaches frame {rows.num_frames_annotated - 1} (0-based) but the frames end at {info.num_frames - 1}", path=seq.gt_png, sequence=name)
+    rows = read_annotation_rows(seq.gt_txt or seq.gt_png, gt_set.frame_base, num_frames=info.num_frames,
+                                image_size=info.image_size, sequence=name)
     return rows, gt_set.benchmark
 
 

@@ -74,3 +74,12 @@ def test_unreadable_png_and_bad_name(tmp_path):
     cv2.imwrite(str(tmp_path / "frame_a.png"), np.zeros((2, 2), np.uint16))
     with pytest.raises(FormatError, match="not a frame number"):
         read_kitti_png_folder(tmp_path)
+
+
+def test_png_frame_past_the_sequence_names_the_file(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i + 1:06d}.png"), np.zeros((4, 4), np.uint16))
+    assert len(read_kitti_png_folder(tmp_path, 1, num_frames=3)) == 0
+    with pytest.raises(FormatError, match="frame 3 is past the sequence's last frame 2") as info:
+        read_kitti_png_folder(tmp_path, 1, num_frames=2)
+    assert info.value.path.endswith("000003.png")
