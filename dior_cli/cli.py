@@ -160,30 +160,43 @@ def render(
 def infer(
     source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS dataset root (every sequence)."),
     out: Path = typer.Option(Path("dets"), "--out", help="Output folder for <seq>.json (detections) and <seq>.npy (embeddings)."),
-    weights: str = typer.Option("coco", "--weights", help="coco (torchvision's COCO Mask R-CNN mapped to car/pedestrian; appearance untrained) or a dior checkpoint .pt."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs in mixed precision."),
-    score_thresh: float = typer.Option(0.5, "--score-thresh", help="Keep detections scoring at least this (0-1)."),
-    max_dets: int = typer.Option(100, "--max-dets", help="Keep at most this many detections per frame."),
-    batch: int = typer.Option(1, "--batch", help="Frames encoded together (use more on a GPU)."),
+    detections: list[Path] = typer.Option([], "--detections", help="Embed these detections instead of detecting (repeatable: several sets are fused by IoM-NMS, then made pixel-disjoint, higher score wins). A folder with <seq>.txt (MOTS txt; track ids ignored, optional 7th column = score, else 1), <seq>/ (KITTI-MOTS instance PNGs) or <seq>.json (dior detections) per sequence of SOURCE; for a one-sequence source, that file or PNG folder itself. Class-10 ignore rows are skipped and counted."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="Embedding of given detections: osnet (OSNet x0.25 person re-ID on the box crop, shipped weights; the default with --detections) or dior (the DIOR embedding head on the given box with the given mask as spatial attention; needs --weights). Without --detections the DIOR network always detects and embeds."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Network path and --encoder dior: coco (torchvision's COCO Mask R-CNN mapped to car/pedestrian; appearance untrained) or a dior checkpoint .pt; default coco, but --encoder dior needs it given. --encoder osnet: an OSNet checkpoint from weights/convert_osnet.py (default: the shipped osnet_x0_25_msmt17.pt)."),
+    frame_base: Optional[int] = typer.Option(None, "--frame-base", help="Number of the first frame in given MOTS txt files and PNG names. Default: the source's (1 for MOTS20, 0 for KITTI-MOTS, an image folder or a video). dior JSON is always 0-based."),
+    fusion_iom: Optional[float] = typer.Option(None, "--fusion-iom", help="Given detections: suppress a detection whose mask IoM (intersection over the smaller area) with a higher-scoring one of its class exceeds this (0-1; 1 turns NMS off). Default 0.5."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs the DIOR network in mixed precision."),
+    score_thresh: Optional[float] = typer.Option(None, "--score-thresh", help="Keep detections scoring at least this (0-1). Default 0.5 for the network's detections; given detections are all kept unless this is set (then applied before fusion)."),
+    max_dets: Optional[int] = typer.Option(None, "--max-dets", help="Keep at most this many detections per frame (the best-scoring). Default 100 for the network; no cap for given detections unless set (then applied after fusion)."),
+    batch: int = typer.Option(1, "--batch", help="Frames encoded together by the DIOR network (use more on a GPU). Default 1."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs exist (default: skip them)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
-    """Detect, segment and embed every frame with the DIOR network (3-frame temporal attention)."""
+    """Detect, segment and embed every frame with the DIOR network (3-frame temporal attention), or embed given detections (--detections)."""
     import time
 
     from dior_cli.infer import InferOptions, run
 
     start = time.perf_counter()
     summary = run(InferOptions(source=source, out=out, weights=weights, device=device, score_thresh=score_thresh,
-                               max_dets=max_dets, batch=batch, overwrite=overwrite))
+                               max_dets=max_dets, batch=batch, overwrite=overwrite, detections=tuple(detections),
+                               encoder=encoder, frame_base=frame_base, fusion_iom=fusion_iom))
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
     for name, s in summary["sequences"].items():
         if "skipped" in s:
             console.print(f"{name}: skipped (outputs exist; use --overwrite)")
-        else:
-            console.print(f"{name}: {s['detections']} detections in {s['frames']} frames ({s['frames_per_second']} frames/s)")
-    console.print(f"inferred {len(summary['sequences'])} sequence(s) on {summary['device']} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+            continue
+        line = f"{name}: {s['detections']} detections in {s['frames']} frames ({s['frames_per_second']} frames/s)"
+        if "fusion" in s:
+            f = s["fusion"]
+            line += (f"; given {'+'.join(str(n) for n in f['per_set'])}: {f['suppressed']} suppressed by IoM-NMS, "
+                     f"{f['emptied']} emptied by disjointness, {f['empty_input']} empty, {f['below_score']} below --score-thresh, "
+                     f"{f['over_max_dets']} over --max-dets, {f['ignore_skipped']} ignore rows skipped")
+        console.print(line)
+    by = f"{summary['encoder']} embeddings of given detections" if "encoder" in summary else "the DIOR network"
+    device = f" on {summary['device']}" if summary["device"] else ""  # None when every sequence was skipped
+    console.print(f"inferred {len(summary['sequences'])} sequence(s) with {by}{device} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
 
 
 @app.command()
@@ -269,6 +282,72 @@ def reid(
                 f"theta_short {s['theta_short']:.3f}, theta_merge {s['theta_merge']:.3f} (from {s['different_identity']['n']} different / {s['same_identity']['n']} same pairs)"
             )
     console.print(f"refined {len(summary['sequences'])} sequence(s) in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+
+
+@app.command()
+@user_errors_exit_1
+def train(
+    data: Path = typer.Argument(..., help="Training data: a MOTS20 or KITTI-MOTS dataset root (frames plus instances_txt/ or PNG instances/)."),
+    out: Path = typer.Option(Path("runs/train"), "--out", help="Run folder: train_log.jsonl, checkpoints/last.pt, weights/final.pt, val/."),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequences to train on (default: every sequence with ground truth, or the --seqmap's)."),
+    seqmap: Optional[Path] = typer.Option(None, "--seqmap", help="Seqmap file selecting the training sequences (KITTI '<seq> empty <first> <last>' or MOTS 'name' list)."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (sections train: and model:; see dior config)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. train.iterations=5000, lr=0.005 (train: is the default section) or model.backbone=resnet18 (repeatable)."),
+    init: str = typer.Option("coco", "--init", help="Starting weights: coco (torchvision's COCO Mask R-CNN, the paper's start), imagenet (ResNet body only), none (random, from scratch) or a dior checkpoint PATH."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from checkpoints/last.pt exactly (same steps, samples and optimizer state); settings must match."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation data (a dataset root with frames and ground truth): mask AP plus dior infer/track/evaluate metrics every train.val_every steps."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. Under torchrun each process takes cuda:LOCAL_RANK."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Train the DIOR network on MOTS data (three-frame clips; several GPUs or machines through torchrun)."""
+    import time
+
+    from dior_cli import config
+    from dior_cli.train import TrainOptions, run
+
+    start = time.perf_counter()
+    model_sets = [o for o in overrides if o.startswith(f"{config.MODEL_SECTION}.")]
+    train_sets = [o for o in overrides if o not in model_sets]
+    options = TrainOptions(
+        data=data, out=out, train=config.load_config("train", config_file, train_sets), model=config.model_settings(config_file, model_sets),
+        sequences=None if sequences is None else tuple(s.strip() for s in sequences.split(",") if s.strip()), seqmap=seqmap,
+        init=init, resume=resume, val=val, device=device,
+    )
+    summary = run(options)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    losses = summary["last_losses"]
+    loss_text = f"last loss {losses['loss']:.3f}" if losses else "no step taken"
+    console.print(f"trained {summary['steps'] - summary['resumed_from']} step(s) (to step {summary['steps']}) on {summary['device']}"
+                  f" x{summary['world_size']} in {time.perf_counter() - start:.1f} s; {loss_text}; weights -> {summary['weights']}")
+
+
+@app.command()
+@user_errors_exit_1
+def synth(
+    out: Path = typer.Argument(..., help="Dataset root to write (KITTI-MOTS layout: images/<seq>/ and instances_txt/<seq>.txt)."),
+    sequences: int = typer.Option(4, "--sequences", help="Number of sequences to generate (named synth0000, synth0001, ...)."),
+    first: int = typer.Option(0, "--first", help="Index of the first sequence (e.g. 4 for a held-out synth0004)."),
+    frames: int = typer.Option(40, "--frames", help="Frames per sequence."),
+    size: str = typer.Option("128x160", "--size", help="Frame size HEIGHTxWIDTH, pixels."),
+    objects: int = typer.Option(6, "--objects", help="Moving objects per sequence (cars and pedestrians alternate)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; sequence i uses seed*100003+i, so each sequence is reproducible alone."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace sequences that already exist (default: refuse)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Generate a synthetic MOTS dataset: textured cars and pedestrians that cross and hide each other, exact masks."""
+    from dior_cli.data.synthetic import SyntheticConfig, write_dataset
+
+    try:
+        height, width = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise DiorError(f"--size {size!r}: expected HEIGHTxWIDTH, e.g. 128x160") from None
+    summary = write_dataset(out, sequences=sequences, first_index=first, seed=seed, overwrite=overwrite,
+                            config=SyntheticConfig(height=height, width=width, frames=frames, objects=objects))
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    rows = sum(s["object_rows"] for s in summary["sequences"].values())
+    console.print(f"wrote {len(summary['sequences'])} sequence(s), {sequences * frames} frames, {rows} object masks -> {out}")
 
 
 @app.command("config")

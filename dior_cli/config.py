@@ -76,12 +76,62 @@ class ReidConfig:
         _require(0 < self.flow_scale <= 1, "reid.flow_scale must be in (0, 1]")
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """``dior train``: the optimiser, its schedule, checkpoints and augmentation (the network's own settings are the model: section)."""
+
+    iterations: int = option(20000, "optimiser steps in all (each step sees batch clips on every process)", "iterations")
+    batch: int = option(2, "clips (frames t-1, t, t+1) per process and step; the total batch is batch x processes", "clips")
+    optimizer: Literal["sgd", "adamw"] = option("sgd", "sgd: SGD with momentum, the Mask R-CNN recipe (for --init coco/imagenet); adamw: AdamW, which trains small models from scratch (--init none) in far fewer steps")
+    lr: float = option(0.01, "base learning rate after warm-up (SGD fine-tuning: 0.02 for 16 images, scale linearly with the total batch; AdamW: about 1e-3)", "1/step")
+    momentum: float = option(0.9, "SGD momentum (AdamW: beta1)", "fraction")
+    weight_decay: float = option(1e-4, "weight decay (SGD: L2; AdamW: decoupled)", "1/step")
+    warmup_iterations: int = option(500, "linear warm-up from warmup_factor x lr to lr over this many steps", "iterations")
+    warmup_factor: float = option(0.001, "learning-rate factor at step 0 of the warm-up", "fraction")
+    decay_at: tuple[float, ...] = option((0.67, 0.89), "fractions of iterations after which the learning rate is multiplied by gamma (step decay)", "fraction")
+    gamma: float = option(0.1, "learning-rate factor applied at each decay_at point", "fraction")
+    clip_grad_norm: float = option(10.0, "largest total gradient L2 norm (0 = no clipping)", "norm")
+    mixed_precision: bool = option(True, "float16 autocast with loss scaling on CUDA (CPU always trains in float32)")
+    checkpoint_every: int = option(1000, "write RUN/checkpoints/last.pt every this many steps (and always at the end)", "iterations")
+    val_every: int = option(2000, "with --val: validate every this many steps (and at the end)", "iterations")
+    seed: int = option(0, "seed of the sample order, the augmentation and the network's random initialisation")
+    workers: int = option(2, "data-loading processes per training process (0 = load in the main process)", "processes")
+    flip_prob: float = option(0.5, "probability that a clip is mirrored left-right (all three frames alike)", "probability")
+    scale_min: float = option(0.8, "smallest scale-jitter factor of a clip", "factor")
+    scale_max: float = option(1.2, "largest scale-jitter factor of a clip", "factor")
+    brightness: float = option(0.2, "colour jitter: largest relative brightness change", "fraction")
+    contrast: float = option(0.2, "colour jitter: largest relative contrast change", "fraction")
+    saturation: float = option(0.2, "colour jitter: largest relative saturation change", "fraction")
+    hue: float = option(0.0, "colour jitter: largest hue shift (0 = off; the class of an object does not depend on its colour, but its identity does)", "turns")
+
+    def __post_init__(self) -> None:
+        _require(self.iterations >= 1 and self.batch >= 1, "train.iterations and train.batch must be at least 1")
+        _require(self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0, "train.lr must be positive, train.momentum in [0, 1), train.weight_decay >= 0")
+        _require(self.warmup_iterations >= 0 and 0 < self.warmup_factor <= 1, "train.warmup_iterations must be >= 0 and train.warmup_factor in (0, 1]")
+        object.__setattr__(self, "decay_at", tuple(float(x) for x in self.decay_at))
+        _require(all(0 < x < 1 for x in self.decay_at) and list(self.decay_at) == sorted(self.decay_at), "train.decay_at must be increasing fractions in (0, 1)")
+        _require(0 < self.gamma <= 1 and self.clip_grad_norm >= 0, "train.gamma must be in (0, 1] and train.clip_grad_norm >= 0")
+        _require(self.checkpoint_every >= 1 and self.val_every >= 1 and self.workers >= 0, "train.checkpoint_every and train.val_every must be >= 1, train.workers >= 0")
+        _require(0 <= self.flip_prob <= 1 and 0 < self.scale_min <= self.scale_max, "train.flip_prob must be in [0, 1] and 0 < train.scale_min <= train.scale_max")
+        _require(min(self.brightness, self.contrast, self.saturation) >= 0, "train.brightness, contrast and saturation must not be negative")
+        _require(0 <= self.hue <= 0.5 and self.seed >= 0, "train.hue must be in [0, 0.5] and train.seed >= 0")
+
+    def learning_rate(self, iteration: int) -> float:
+        """The learning rate of step ``iteration`` (0-based): linear warm-up, then step decay."""
+        factor = 1.0
+        if iteration < self.warmup_iterations:
+            alpha = iteration / self.warmup_iterations
+            factor = self.warmup_factor * (1 - alpha) + alpha
+        decays = sum(iteration >= fraction * self.iterations for fraction in self.decay_at)
+        return self.lr * factor * self.gamma**decays
+
+
 def seconds_to_frames(seconds: float, fps: float) -> int:
     """A duration given in seconds, in frames at ``fps``: rounded, and at least one frame."""
     return max(1, int(round(seconds * fps)))
 
 
-STAGES: dict[str, type] = {"track": TrackConfig, "reid": ReidConfig}
+STAGES: dict[str, type] = {"track": TrackConfig, "reid": ReidConfig, "train": TrainConfig}
 
 
 def load_config(stage: str, config_file: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -116,14 +166,35 @@ def read_config_file(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     if not isinstance(doc, dict):
         raise ConfigError("must be a mapping of stage names to settings", path=path)
     for stage, section in doc.items():
-        if stage not in STAGES:
-            raise ConfigError(f"unknown section {stage!r}; valid sections: {', '.join(STAGES)}", path=path)
+        if stage not in STAGES and stage != MODEL_SECTION:
+            raise ConfigError(f"unknown section {stage!r}; valid sections: {', '.join([*STAGES, MODEL_SECTION])}", path=path)
         if not isinstance(section, dict):
             raise ConfigError(f"section {stage!r} must be a mapping of keys to values", path=path)
+        if stage == MODEL_SECTION:
+            continue  # the network's settings: checked by ModelConfig when dior train builds the model
         for key in section:
             _check_key(STAGES[stage], stage, key, str(path))
         build(STAGES[stage], stage, section, where=str(path))
     return doc
+
+
+MODEL_SECTION = "model"
+"""Config-file section (and ``--set model.key=value`` prefix) of ``dior train``'s network settings
+(:class:`dior_cli.model.config.ModelConfig`; ``dior config`` lists them)."""
+
+
+def model_settings(config_file: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """The raw ``model:`` settings of a config file with ``--set model.key=value`` applied on top.
+
+    Values are YAML-parsed but not checked here: ``ModelConfig.from_dict`` checks names and types.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(read_config_file(config_file).get(MODEL_SECTION, {}))
+    for text in overrides:
+        key, value = parse_override(text, MODEL_SECTION)
+        values[key] = value
+    return values
 
 
 def parse_override(text: str, stage: str) -> tuple[str, Any]:
@@ -158,7 +229,9 @@ def build(cls: type, stage: str, values: dict[str, Any], where: str) -> Any:
 
 def defaults_yaml() -> str:
     """Every stage's keys with their defaults, each preceded by a comment with meaning and unit."""
-    lines = ["# dior configuration: every key with its default.", "# Use with --config FILE; override one key with --set key=value.", ""]
+    lines = ["# dior configuration: every key with its default.", "# Use with --config FILE; override one key with --set key=value.",
+             "# dior train also reads a model: section, the network's settings (ModelConfig in dior_cli/model/config.py,",
+             "# each key documented there; examples/train_tiny_cpu.yaml shows a small one). They are stored in every checkpoint.", ""]
     for stage, cls in STAGES.items():
         lines.append(f"# {cls.__doc__.strip().replace('``', '')}")
         lines.append(f"{stage}:")
@@ -189,6 +262,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            raise ConfigError(f"{where} must be a list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")

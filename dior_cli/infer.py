@@ -7,6 +7,9 @@ first frame's window is (1, 0, 1) and the last frame's (T-2, T-1, T-2). Kept det
 their embeddings are stacked row by row. Outputs per sequence: ``DETS/<seq>.json`` and
 ``DETS/<seq>.npy`` (formats in README), both written atomically at the end.
 
+With ``detections`` (``--detections``), the network does not detect: the given detection
+sets are fused and embedded instead (``dior_cli.infer_given``).
+
 Several processes (``torchrun --nproc-per-node N -m dior_cli infer ...``) split the
 sequences by rank: process r takes sequences r, r + N, ... and is their only writer.
 """
@@ -31,6 +34,9 @@ from dior_cli.formats.layouts import SequenceInfo, discover_sequences
 from dior_cli.masks import encode
 from dior_cli.records import Detections, concat_detections
 
+DEFAULT_SCORE_THRESH = 0.5  # the network path's --score-thresh
+DEFAULT_MAX_DETS = 100  # the network path's --max-dets
+
 
 @dataclass(frozen=True)
 class InferOptions:
@@ -38,31 +44,54 @@ class InferOptions:
 
     source: Path
     out: Path
-    weights: str = "coco"
+    weights: str | None = None  # None: coco for the network path, the shipped OSNet for --encoder osnet
     device: str = "auto"
-    score_thresh: float = 0.5
-    max_dets: int = 100
+    score_thresh: float | None = None  # None: 0.5 for the network path, no threshold for given detections
+    max_dets: int | None = None  # None: 100 for the network path, no cap for given detections
     batch: int = 1
     overwrite: bool = False
     mask_thresh: float = 0.5
+    detections: tuple[Path, ...] = ()  # given detection sets (folders or, for one sequence, files)
+    encoder: str | None = None  # osnet or dior; None: osnet with detections, dior (the network) without
+    frame_base: int | None = None  # first frame number of given MOTS txt / PNG names; None: the source's
+    fusion_iom: float | None = None  # IoM-NMS threshold for given detections; None: fusion.DEFAULT_IOM_THRESH
+
+    @property
+    def network_score_thresh(self) -> float:
+        return DEFAULT_SCORE_THRESH if self.score_thresh is None else self.score_thresh
+
+    @property
+    def network_max_dets(self) -> int:
+        return DEFAULT_MAX_DETS if self.max_dets is None else self.max_dets
 
 
 def run(options: InferOptions) -> dict[str, Any]:
     """Infer every sequence of ``options.source`` handled by this process; return a summary."""
+    if options.detections:
+        from dior_cli.infer_given import run_given
+
+        return run_given(options)
     import torch
 
-    if options.batch < 1 or options.max_dets < 1:
+    given_only = {"--encoder osnet": options.encoder == "osnet", "--frame-base": options.frame_base is not None,
+                  "--fusion-iom": options.fusion_iom is not None}
+    for flag, used in given_only.items():
+        if used:
+            raise ConfigError(f"{flag} applies to given detections: add --detections (without it the DIOR network detects and embeds)")
+    if options.encoder not in (None, "dior"):
+        raise ConfigError(f"--encoder must be osnet or dior, not {options.encoder!r}")
+    if options.batch < 1 or options.network_max_dets < 1:
         raise ConfigError("--batch and --max-dets must be at least 1")
-    if not 0 <= options.score_thresh <= 1:
-        raise ConfigError(f"--score-thresh must be in [0, 1], got {options.score_thresh}")
+    if not 0 <= options.network_score_thresh <= 1:
+        raise ConfigError(f"--score-thresh must be in [0, 1], got {options.network_score_thresh}")
     sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
     if not sequences:
         raise FormatError("holds no sequence with frames", path=options.source)
     rank, world = _rank_and_world()
     mine = sequences[rank::world]
     device = _device(options.device)
-    model, weights_name, weights_sha = load_model(options.weights, device)
-    model.set_thresholds(score_thresh=options.score_thresh, detections_per_img=options.max_dets)
+    model, weights_name, weights_sha = load_model(options.weights or "coco", device)
+    model.set_thresholds(score_thresh=options.network_score_thresh, detections_per_img=options.network_max_dets)
     summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": str(device),
                                "weights": weights_name, "rank": rank, "world_size": world, "sequences": {}}
     for seq in mine:
@@ -105,9 +134,11 @@ def infer_sequence(model, seq: SequenceInfo, json_path: Path, npy_path: Path, op
             "frames_per_second": round(num_frames / seconds, 2) if seconds > 0 else None}
 
 
-def sliding_window(model, frames, batch: int, device):
+def sliding_window(model, frames, batch: int, device, step=None):
     """Yield ``(frame, detections dict, (height, width))`` for every frame, in order.
 
+    ``step(frame, prev, cur, nxt) -> dict of tensors`` is what is computed for each window;
+    the default is ``model.detect(prev, cur, nxt)`` (``infer_given`` embeds given boxes instead).
     Frames are encoded (transform + backbone + FPN) in batches of ``batch``; frame t is
     detected as soon as frame t+1 is encoded (or the stream ends), and a frame's features
     are dropped once frame t+1 no longer needs them as its predecessor: at most
@@ -132,8 +163,11 @@ def sliding_window(model, frames, batch: int, device):
             # the first and last frames repeat their neighbour (a one-frame video: the frame itself)
             prev = by_index.get(next_frame - 1, by_index.get(next_frame + 1, cur))
             nxt = by_index.get(next_frame + 1, by_index.get(next_frame - 1, cur))
-            with _autocast(device):
-                result = model.detect(prev, cur, nxt)
+            if step is None:
+                with _autocast(device):
+                    result = model.detect(prev, cur, nxt)
+            else:
+                result = step(next_frame, prev, cur, nxt)
             shape = next(s for index, _, s in window if index == next_frame)
             yield next_frame, {k: (v.float() if v.is_floating_point() else v).cpu() for k, v in result.items()}, shape
             next_frame += 1
@@ -217,7 +251,7 @@ def _autocast(device):
 
 def _rank_and_world() -> tuple[int, int]:
     """This process's rank and the number of processes (torchrun sets RANK / WORLD_SIZE)."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if not 0 <= rank < world:
         raise ConfigError(f"RANK={rank} is not in 0..WORLD_SIZE-1 ({world})")
     return rank, world

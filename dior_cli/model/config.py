@@ -22,6 +22,7 @@ LABEL_TO_CLASS = types.MappingProxyType({1: 1, 2: 2})
 """Model label -> MOTS class id (read-only): label 1 = car (class 1), label 2 = pedestrian (class 2)."""
 
 BACKBONES = ("resnet50", "resnet18")
+BACKBONE_NORMS = ("frozen_bn", "group_norm")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,19 @@ class ModelConfig:
         rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train: proposals kept per frame in training.
         box_batch_size_per_image: proposals sampled per frame for the box loss in training
             (a quarter of them positive at most; the mask loss uses the positives).
-        trainable_backbone_layers: ResNet stages left trainable (0-5; BatchNorm is always frozen).
-        embedding_conv_layers: 3x3 conv layers (256 channels) of the embedding head's phi_2.
+        trainable_backbone_layers: ResNet stages left trainable (0-5; the rest are frozen, with
+            random weights too unless weights are loaded: train from scratch with 5).
+        backbone_norm: the ResNet's normalisation layers. "frozen_bn" (default): torchvision's
+            FrozenBatchNorm2d, fixed statistics as COCO/ImageNet weights need (an identity when
+            nothing is loaded). "group_norm": trainable GroupNorm with 32 groups (fewer where a
+            layer has fewer channels), for training from scratch (``--init none``). Checkpoints
+            written before this key existed load as "frozen_bn".
+        fpn_channels: channels of every FPN level (Mask R-CNN: 256); the RPN and RoI heads read them.
+        head_channels: channels of the mask head's four 3x3 convolutions and of the embedding
+            head's phi_2 (Mask R-CNN: 256; COCO weights need 256). Smaller values make tiny
+            CPU configurations for tests and examples.
+        box_head_dim: width of the box head's two fully connected layers (Mask R-CNN: 1024).
+        embedding_conv_layers: 3x3 conv layers (head_channels wide) of the embedding head's phi_2.
         embedding_pool_size: SA features (512, 14, 14) are average-pooled to this side before
             the fully connected layers (7 keeps the first FC at 25 M weights instead of 103 M).
         embedding_fc_dim: width of the hidden fully connected layer of the embedding head.
@@ -63,6 +75,10 @@ class ModelConfig:
     rpn_post_nms_top_n_train: int = 2000
     box_batch_size_per_image: int = 512
     trainable_backbone_layers: int = 3
+    backbone_norm: Literal["frozen_bn", "group_norm"] = "frozen_bn"
+    fpn_channels: int = 256
+    head_channels: int = 256
+    box_head_dim: int = 1024
     embedding_conv_layers: int = 4
     embedding_pool_size: int = 7
     embedding_fc_dim: int = 1024
@@ -73,6 +89,7 @@ class ModelConfig:
             if f.type == "float":  # an int given for a float field is stored as a float
                 object.__setattr__(self, f.name, float(getattr(self, f.name)))
         _require(self.backbone in BACKBONES, f"model.backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        _require(self.backbone_norm in BACKBONE_NORMS, f"model.backbone_norm must be one of {', '.join(BACKBONE_NORMS)}, got {self.backbone_norm!r}")
         _require(self.num_classes == 1 + len(LABEL_TO_CLASS), f"model.num_classes must be {1 + len(LABEL_TO_CLASS)} (background, car, pedestrian), got {self.num_classes}")
         _require(self.embedding_dim > 0 and self.embedding_fc_dim > 0, "model.embedding_dim and model.embedding_fc_dim must be positive")
         _require(self.num_identities >= 0, "model.num_identities must not be negative")
@@ -82,6 +99,7 @@ class ModelConfig:
         _require(min(self.rpn_pre_nms_top_n_test, self.rpn_post_nms_top_n_test, self.rpn_pre_nms_top_n_train, self.rpn_post_nms_top_n_train) > 0, "model.rpn_*_top_n_* must be positive")
         _require(self.box_batch_size_per_image > 0, "model.box_batch_size_per_image must be positive")
         _require(0 <= self.trainable_backbone_layers <= 5, "model.trainable_backbone_layers must be in 0..5")
+        _require(min(self.fpn_channels, self.head_channels, self.box_head_dim) >= 8, "model.fpn_channels, model.head_channels and model.box_head_dim must be at least 8")
         _require(self.embedding_conv_layers >= 1, "model.embedding_conv_layers must be at least 1")
         _require(1 <= self.embedding_pool_size <= 14, "model.embedding_pool_size must be in 1..14 (the RoI side is 14)")
 
@@ -110,7 +128,7 @@ def _check_type(name: str, value: Any, hint: str) -> None:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    else:  # the Literal of backbone names, checked by value in __post_init__
+    else:  # a Literal of names (backbone, backbone_norm), checked by value in __post_init__
         ok = isinstance(value, str)
     _require(ok, f"model.{name} must be of type {hint.split('[')[0].lower()}, got {value!r}")
 

@@ -4,7 +4,7 @@ For the RoI features ``F_i (K, C, 14, 14)`` of K objects (pooled from F_tem by t
 pooler):
 
     beta_i  = sigmoid(phi_1(F_i))                          (K, 1, 14, 14)   eq. (3)
-    F_spa   = phi_2(F_i) (+) beta_i * phi_2(F_i)            (K, 512, 14, 14) eq. (4)
+    F_spa   = phi_2(F_i) (+) beta_i * phi_2(F_i)            (K, 2*Cc, 14, 14) eq. (4), Cc = 256
     e_i     = normalize(FC(avgpool(F_spa)))                 (K, D)
 
 phi_1 is the mask head's convolutions (the very module ``roi_heads.mask_head``, shared, so
@@ -33,9 +33,10 @@ class SpatialAttentionEmbeddingHead(nn.Module):
         mask_head: the mask head's convolution trunk (phi_1's shared part), output
             ``(K, mask_channels, 14, 14)``. It is referenced, not registered, so its weights
             keep their one name ``roi_heads.mask_head.*`` in state dicts.
-        in_channels: channels of the RoI features (the FPN's 256).
+        in_channels: channels of the RoI features (the FPN's, 256 in Mask R-CNN).
         mask_channels: channels the mask head outputs.
-        conv_layers: number of 3x3 conv + ReLU layers of phi_2 (256 channels each).
+        conv_channels: channels of phi_2's convolutions (256 in DIOR).
+        conv_layers: number of 3x3 conv + ReLU layers of phi_2 (conv_channels each).
         pool_size: side to which F_spa is average-pooled before the fully connected layers.
         fc_dim: width of the hidden fully connected layer.
         embedding_dim: length D of the embeddings.
@@ -48,6 +49,7 @@ class SpatialAttentionEmbeddingHead(nn.Module):
         *,
         in_channels: int = 256,
         mask_channels: int = 256,
+        conv_channels: int = 256,
         conv_layers: int = 4,
         pool_size: int = 7,
         fc_dim: int = 1024,
@@ -56,7 +58,6 @@ class SpatialAttentionEmbeddingHead(nn.Module):
     ) -> None:
         super().__init__()
         object.__setattr__(self, "_mask_head", mask_head)  # shared with roi_heads, deliberately unregistered
-        conv_channels = 256
         self.attention_logit = nn.Conv2d(mask_channels, 1, kernel_size=1)  # end of phi_1
         self.convs = MaskRCNNHeads(in_channels, [conv_channels] * conv_layers, dilation=1)  # phi_2
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
@@ -82,23 +83,32 @@ class SpatialAttentionEmbeddingHead(nn.Module):
                 mask branch's own pass); computed here otherwise.
         """
         if mask_features is None:
-            mask_features = self._mask_head(roi_features)  # (K, 256, 14, 14)
+            mask_features = self._mask_head(roi_features)  # (K, mask_channels, 14, 14)
         return torch.sigmoid(self.attention_logit(mask_features))  # (K, 1, 14, 14)
 
-    def forward(self, roi_features: Tensor, mask_features: Tensor | None = None) -> Tensor:
+    def forward(self, roi_features: Tensor, mask_features: Tensor | None = None, attention: Tensor | None = None) -> Tensor:
         """Embed K RoIs.
 
         Args:
             roi_features: ``F_i (K, C, 14, 14)`` from the mask RoI pooler.
-            mask_features: optional ``mask_head(F_i) (K, 256, 14, 14)`` (see ``spatial_attention``).
+            mask_features: optional ``mask_head(F_i) (K, mask_channels, 14, 14)`` (see ``spatial_attention``).
+            attention: optional beta ``(K, 1, 14, 14)`` in [0, 1] used instead of
+                ``sigmoid(phi_1(F_i))``: a mask given from elsewhere, RoI-aligned onto the
+                same bins as ``F_i`` (``dior_cli.model.given``). ``mask_features`` is then unused.
 
         Returns:
             ``(K, embedding_dim)`` float rows of unit L2 norm (``(0, D)`` when K = 0).
         """
-        beta = self.spatial_attention(roi_features, mask_features)  # (K, 1, 14, 14)
-        appearance = self.convs(roi_features)  # phi_2(F_i): (K, 256, 14, 14)
-        spa = torch.cat([appearance, beta * appearance], dim=1)  # F_spa: (K, 512, 14, 14)
-        hidden = self.fc(self.pool(spa))  # (K, 512, s, s) -> (K, D)
+        if attention is None:
+            beta = self.spatial_attention(roi_features, mask_features)  # (K, 1, 14, 14)
+        else:
+            expected = (roi_features.shape[0], 1, *roi_features.shape[-2:])
+            if tuple(attention.shape) != expected:
+                raise ValueError(f"attention: expected shape {expected}, got {tuple(attention.shape)}")
+            beta = attention.to(roi_features.dtype)  # (K, 1, 14, 14)
+        appearance = self.convs(roi_features)  # phi_2(F_i): (K, conv_channels, 14, 14)
+        spa = torch.cat([appearance, beta * appearance], dim=1)  # F_spa: (K, 2 * conv_channels, 14, 14)
+        hidden = self.fc(self.pool(spa))  # (K, 2 * conv_channels, s, s) -> (K, D)
         return F.normalize(hidden, dim=1)  # (K, D), unit rows
 
     def identity_loss(self, embeddings: Tensor, identities: Tensor) -> Tensor:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from torchvision.models.detection.image_list import ImageList
+from torchvision.models.detection.transform import resize_boxes
 
 from dior_cli.model.config import ModelConfig
 from dior_cli.model.embedding_head import UNKNOWN_IDENTITY, SpatialAttentionEmbeddingHead
@@ -76,6 +77,8 @@ class DiorNet(nn.Module):
         self.embedding_head = SpatialAttentionEmbeddingHead(
             self.roi_heads.mask_head,
             in_channels=channels,
+            mask_channels=self.config.head_channels,
+            conv_channels=self.config.head_channels,
             conv_layers=self.config.embedding_conv_layers,
             pool_size=self.config.embedding_pool_size,
             fc_dim=self.config.embedding_fc_dim,
@@ -94,7 +97,11 @@ class DiorNet(nn.Module):
             clips: B tensors ``(3, 3, H, W)`` (frames t-1, t, t+1; float RGB in [0, 1]).
             targets: training only, one dict per clip for frame t: ``boxes (N, 4)`` float xyxy,
                 ``labels (N,)`` int64 (1 car, 2 pedestrian), ``masks (N, H, W)`` uint8 and
-                optionally ``identities (N,)`` int64 (-1 = unknown; missing = all unknown).
+                optionally ``identities (N,)`` int64 (-1 = unknown; missing = all unknown),
+                ``ignore_boxes (M, 4)`` float xyxy ignore regions (MOTS class 10) and
+                ``ignore_masks (M, H, W)`` uint8 (validated, not used by the losses). Anchors and
+                proposals mostly inside an ignore box are neither positives nor negatives
+                (rule in ``dior_cli.model.ignore``). All in the clip's original pixels.
 
         Returns:
             Training: ``loss_classifier``, ``loss_box_reg``, ``loss_mask``, ``loss_objectness``,
@@ -111,6 +118,7 @@ class DiorNet(nn.Module):
 
         batch = len(clips)
         centre, targets = self.transform([clip[1] for clip in clips], list(targets))  # (B, 3, Hp, Wp)
+        targets = [_resize_ignore_boxes(target, tuple(clip.shape[-2:]), size) for target, clip, size in zip(targets, clips, centre.image_sizes)]
         neighbours, _ = self.transform([clip[0] for clip in clips] + [clip[2] for clip in clips])  # (2B, 3, Hp, Wp)
         frames = torch.cat([neighbours.tensors[:batch], centre.tensors, neighbours.tensors[batch:]])  # (3B, 3, Hp, Wp)
         features = self._backbone(frames)  # level -> (3B, C, h, w), time-major
@@ -231,6 +239,13 @@ def _identities_of(target: dict[str, Tensor]) -> Tensor:
     return torch.full((target["boxes"].shape[0],), UNKNOWN_IDENTITY, dtype=torch.int64, device=target["boxes"].device)
 
 
+def _resize_ignore_boxes(target: dict[str, Tensor], original_size: tuple[int, int], new_size: tuple[int, int]) -> dict[str, Tensor]:
+    """``target`` with ``ignore_boxes`` scaled like the transform scales ``boxes`` (original -> resized [h, w])."""
+    if "ignore_boxes" not in target:
+        return target
+    return {**target, "ignore_boxes": resize_boxes(target["ignore_boxes"], list(original_size), list(new_size))}
+
+
 def _check_clips(clips: Sequence[Tensor]) -> None:
     if len(clips) == 0:
         raise ValueError("expected at least one clip")
@@ -257,3 +272,21 @@ def _check_targets(targets: Sequence[dict[str, Tensor]], clips: Sequence[Tensor]
         boxes = target["boxes"]
         if not boxes.is_floating_point() or bool((boxes[:, 2:] <= boxes[:, :2]).any()):
             raise ValueError(f"target {i}: boxes must be float xyxy with x2 > x1 and y2 > y1")
+        _check_ignore(i, target, height, width)
+
+
+def _check_ignore(i: int, target: dict[str, Tensor], height: int, width: int) -> None:
+    """Validate the optional ``ignore_boxes (M, 4)`` / ``ignore_masks (M, H, W)`` of target ``i``."""
+    if "ignore_masks" in target and "ignore_boxes" not in target:
+        raise ValueError(f"target {i}: ignore_masks given without ignore_boxes (the ignore rule uses the boxes)")
+    if "ignore_boxes" not in target:
+        return
+    ignore_boxes = target["ignore_boxes"]
+    if ignore_boxes.dim() != 2 or ignore_boxes.shape[1] != 4:
+        raise ValueError(f"target {i}: ignore_boxes expected shape (M, 4), got {tuple(ignore_boxes.shape)}")
+    if not ignore_boxes.is_floating_point() or bool((ignore_boxes[:, 2:] <= ignore_boxes[:, :2]).any()):
+        raise ValueError(f"target {i}: ignore_boxes must be float xyxy with x2 > x1 and y2 > y1")
+    if "ignore_masks" in target:
+        expected = (ignore_boxes.shape[0], height, width)
+        if tuple(target["ignore_masks"].shape) != expected:
+            raise ValueError(f"target {i}: ignore_masks expected shape {expected}, got {tuple(target['ignore_masks'].shape)}")

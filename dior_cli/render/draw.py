@@ -69,9 +69,14 @@ def trail(image: np.ndarray, centres: Sequence[tuple[float, float]], colour: Seq
 
 
 def counter_strip(width: int, text: str) -> np.ndarray:
-    """A dark ``(STRIP_HEIGHT, width, 3)`` band with ``text`` in white, to put under a frame."""
+    """A dark ``(STRIP_HEIGHT, width, 3)`` band with ``text`` in white, to put under a frame;
+    the font shrinks (down to 0.25) so that the text fits a narrow frame."""
     strip = np.full((STRIP_HEIGHT, width, 3), 32, np.uint8)
-    cv2.putText(strip, text, (6, STRIP_HEIGHT - 8), FONT, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    scale = 0.45
+    text_width = cv2.getTextSize(text, FONT, scale, 1)[0][0]
+    if text_width > width - 12:
+        scale = max(0.25, scale * (width - 12) / text_width)
+    cv2.putText(strip, text, (6, STRIP_HEIGHT - 8), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return strip
 
 

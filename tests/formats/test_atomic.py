@@ -71,3 +71,16 @@ def test_killed_process_leaves_no_partial_file(tmp_path):
     finally:
         proc.wait(timeout=30)
     assert not target.exists(), "a killed write left a partial file under the final name"
+
+
+def test_written_files_get_the_usual_mode_not_owner_only(tmp_path):
+    import os
+
+    from dior_cli.formats.atomic import write_text_atomic
+
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644  # 0o666 without the umask's 0o022

@@ -1,0 +1,264 @@
+"""``dior infer --detections``: embed detections made elsewhere instead of detecting.
+
+For every sequence of the source (split by rank under torchrun, as the network path):
+
+1. read the sequence's detections from each set (``formats.external_detections``: MOTS txt,
+   KITTI-MOTS PNGs or dior JSON, frames checked against the source's frames);
+2. drop detections scoring below ``--score-thresh`` when it is given;
+3. fuse the sets frame by frame (``fusion``: IoM-NMS per class, then pixel-disjoint masks,
+   higher score wins; a single set goes through the same steps);
+4. keep the ``--max-dets`` best of each frame when it is given;
+5. stream the frames and embed every detection with the chosen encoder:
+   ``osnet`` (the default: OSNet x0.25 on the box crop of the frame, no training needed) or
+   ``dior`` (the DIOR embedding head on F_tem with the given mask as its spatial attention);
+6. write ``DETS/<seq>.json`` + ``DETS/<seq>.npy`` with the usual writers; ``producer`` records
+   the encoder, its weights, every detections file with its format and sha256, and the
+   fusion settings.
+
+Nothing is filtered silently: class-10 ignore rows, detections below the score threshold,
+suppressed, emptied and capped detections are all counted in the summary.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dior_cli import __version__
+from dior_cli.console import note, track_progress
+from dior_cli.errors import ConfigError, FormatError
+from dior_cli.formats.detections_json import DetectionsFile, write_detections
+from dior_cli.formats.embeddings import write_embeddings
+from dior_cli.formats.external_detections import DetectionSource, ExternalDetections, locate, read_external_detections
+from dior_cli.formats.layouts import SequenceInfo, discover_sequences
+from dior_cli.fusion import DEFAULT_IOM_THRESH, fuse_sets
+from dior_cli.masks import decode
+from dior_cli.records import Detections
+
+if TYPE_CHECKING:
+    from dior_cli.infer import InferOptions
+
+ENCODERS = ("osnet", "dior")
+DEFAULT_ENCODER = "osnet"
+
+
+def run_given(options: InferOptions) -> dict[str, Any]:
+    """Fuse and embed the given detections of every sequence this process handles.
+
+    Files are located for every sequence, and each sequence's detections are read and fused,
+    before torch and the encoder are loaded: bad input fails fast.
+    """
+    from dior_cli.infer import _rank_and_world
+
+    encoder_name, iom_thresh = _check_options(options)
+    sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
+    if not sequences:
+        raise FormatError("holds no sequence with frames", path=options.source)
+    single = len(sequences) == 1
+    # Every set must cover every sequence: find all files before any work starts.
+    sources = {seq.name: [locate(d, seq.name, single_sequence=single) for d in options.detections] for seq in sequences}
+    rank, world = _rank_and_world()
+    summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": None,
+                               "encoder": encoder_name, "weights": None, "rank": rank, "world_size": world,
+                               "detections": [str(d) for d in options.detections], "sequences": {}}
+    encoder = None
+    for seq in sequences[rank::world]:
+        json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
+        if not options.overwrite and json_path.is_file() and npy_path.is_file():
+            summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
+            continue
+        prepared = prepare_sequence(seq, sources[seq.name], options, iom_thresh)
+        if encoder is None:  # the first sequence to embed loads torch and the encoder
+            from dior_cli.infer import _device
+
+            device = _device(options.device)
+            encoder = load_encoder(encoder_name, options.weights, device, options.batch)
+            summary.update(device=str(device), weights=encoder.weights)
+        summary["sequences"][seq.name] = embed_and_write(prepared, encoder, json_path, npy_path)
+    return summary
+
+
+def _check_options(options: InferOptions) -> tuple[str, float]:
+    encoder = options.encoder or DEFAULT_ENCODER
+    if encoder not in ENCODERS:
+        raise ConfigError(f"--encoder must be one of {', '.join(ENCODERS)}, not {encoder!r}")
+    if encoder == "dior" and options.weights is None:
+        raise ConfigError("--encoder dior needs --weights: a dior checkpoint .pt, or coco (torchvision's COCO weights; "
+                          "their embedding head is untrained, so appearance is random)")
+    iom_thresh = DEFAULT_IOM_THRESH if options.fusion_iom is None else options.fusion_iom
+    if not 0.0 <= iom_thresh <= 1.0:
+        raise ConfigError(f"--fusion-iom must be in [0, 1] (1 turns NMS off), got {iom_thresh}")
+    if options.frame_base is not None and options.frame_base < 0:
+        raise ConfigError(f"--frame-base must be 0 or more, got {options.frame_base}")
+    if options.score_thresh is not None and not 0.0 <= options.score_thresh <= 1.0:
+        raise ConfigError(f"--score-thresh must be in [0, 1], got {options.score_thresh}")
+    if options.max_dets is not None and options.max_dets < 1:
+        raise ConfigError(f"--max-dets must be at least 1, got {options.max_dets}")
+    if options.batch < 1:
+        raise ConfigError(f"--batch must be at least 1, got {options.batch}")
+    return encoder, iom_thresh
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedSequence:
+    """One sequence's given detections, read and fused, ready to embed."""
+
+    seq: SequenceInfo
+    frames: Any  # the source's frame stream (ImageFolderSource or VideoSource)
+    num_frames: int
+    sets: list[ExternalDetections]
+    fused: Detections
+    counts: dict[str, Any]
+    settings: dict[str, Any]
+    start: float
+
+
+def prepare_sequence(seq: SequenceInfo, sources: list[DetectionSource], options: InferOptions, iom_thresh: float) -> PreparedSequence:
+    """Read every set's detections of ``seq``, apply ``--score-thresh``, fuse, apply ``--max-dets``."""
+    start = time.perf_counter()
+    frames = seq.open_frames()
+    num_frames = len(frames)
+    if num_frames == 0:
+        raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
+    frame_base = seq.frame_base if options.frame_base is None else options.frame_base
+    sets = [read_external_detections(source, sequence=seq.name, num_frames=num_frames, image_size=seq.image_size,
+                                     frame_base=frame_base, set_index=k) for k, source in enumerate(sources)]
+    inputs = [s.detections for s in sets]
+    below = 0
+    if options.score_thresh is not None:
+        below = sum(int((d.score < options.score_thresh).sum()) for d in inputs)
+        inputs = [d[d.score >= options.score_thresh] for d in inputs]
+    fused, counts = fuse_sets(inputs, num_frames, iom_thresh=iom_thresh)
+    capped = 0
+    if options.max_dets is not None:
+        fused, capped = _cap_per_frame(fused, num_frames, options.max_dets)
+    ignored = sum(s.ignore_skipped for s in sets)
+    if ignored:
+        note(f"{seq.name}: skipped {ignored} ignore-region row(s) (class 10) of the given detections: they are not detections")
+    summary_counts = {"per_set": [len(s.detections) for s in sets], "ignore_skipped": ignored, "below_score": below,
+                      **counts.as_dict(), "over_max_dets": capped}
+    settings = {"iom_thresh": iom_thresh, "nms": "per class", "score_thresh": options.score_thresh, "max_dets": options.max_dets}
+    return PreparedSequence(seq, frames, num_frames, sets, fused, summary_counts, settings, start)
+
+
+def embed_and_write(prepared: PreparedSequence, encoder, json_path: Path, npy_path: Path) -> dict[str, Any]:
+    """Stream the frames, embed every fused detection, write ``<seq>.json`` + ``<seq>.npy``; return the sequence's summary."""
+    seq, fused, num_frames = prepared.seq, prepared.fused, prepared.num_frames
+    image_size = seq.image_size or next((tuple(r["size"]) for s in prepared.sets for r in s.detections.rles), None)
+    frames = track_progress(_checked_frames(prepared.frames, image_size, seq), seq.name, total=num_frames)
+    vectors = encoder.embed_sequence(frames, fused, num_frames)
+    if image_size is None:
+        image_size = prepared.frames.image_size  # an image folder knows its size once a frame is read
+    producer = {
+        "dior_version": __version__, "encoder": encoder.name, "weights": encoder.weights, "weights_sha256": encoder.weights_sha256,
+        "detections": [{"path": str(s.source.path), "format": s.source.kind, "sha256": s.sha256, "frame_base": s.frame_base} for s in prepared.sets],
+        "fusion": prepared.settings,
+    }
+    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=seq.fps,
+                               frame_base=seq.frame_base, detections=fused, producer=producer)
+    digest = write_detections(json_path, dets_file)
+    write_embeddings(npy_path, vectors, json_path, digest)
+    seconds = time.perf_counter() - prepared.start
+    return {
+        "frames": num_frames, "detections": len(fused), "seconds": round(seconds, 2),
+        "frames_per_second": round(num_frames / seconds, 2) if seconds > 0 else None, "fusion": prepared.counts,
+    }
+
+
+def _cap_per_frame(dets: Detections, num_frames: int, max_dets: int) -> tuple[Detections, int]:
+    """Keep the ``max_dets`` highest-scoring detections of each frame (rows already in decreasing score per frame)."""
+    keep = np.concatenate([rows[np.argsort(-dets.score[rows], kind="stable")[:max_dets]] for rows in dets.rows_by_frame(num_frames)] or [np.zeros(0, np.int64)])
+    keep = np.sort(keep)
+    return dets[keep], len(dets) - len(keep)
+
+
+def _checked_frames(frames, image_size: tuple[int, int] | None, seq: SequenceInfo):
+    """The source's ``(frame, image)`` pairs, each checked against the detections' image size."""
+    for frame, image in frames:
+        if image_size is not None and image.shape[:2] != tuple(image_size):
+            raise FormatError(f"frame is {image.shape[0]}x{image.shape[1]}, the given detections' masks are {image_size[0]}x{image_size[1]}",
+                              path=seq.frames_path, sequence=seq.name, frame=frame)
+        yield frame, image
+
+
+# ----------------------------------------------------------------------------- encoders
+@dataclass
+class OsnetEncoder:
+    """OSNet x0.25 on each detection's box crop (background kept: the measured default of ``osnet_crops``)."""
+
+    model: Any
+    weights: str
+    weights_sha256: str | None
+    batch: int = 64
+    name: str = "osnet"
+    dim: int = 512
+
+    def embed_sequence(self, frames, dets: Detections, num_frames: int) -> np.ndarray:
+        """``(N, 512)`` unit rows, row i = detection i; frames without detections are read and passed over."""
+        from dior_cli.model.osnet_crops import embed_crops
+
+        out = np.zeros((len(dets), self.dim), dtype=np.float32)
+        by_frame = dets.rows_by_frame(num_frames)
+        for frame, image in frames:
+            rows = by_frame[frame]
+            if rows.size:
+                out[rows] = embed_crops(self.model, image, dets.bbox_xyxy[rows], batch=self.batch)
+        return out
+
+
+@dataclass
+class DiorEncoder:
+    """The DIOR embedding head on F_tem of the three-frame window, with the given masks as attention."""
+
+    model: Any
+    weights: str
+    weights_sha256: str | None
+    device: Any
+    batch: int = 1
+    name: str = "dior"
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.embedding_dim)
+
+    def embed_sequence(self, frames, dets: Detections, num_frames: int) -> np.ndarray:
+        """``(N, D)`` unit rows, row i = detection i; every frame is encoded once (sliding window)."""
+        import torch
+
+        from dior_cli.infer import _autocast, sliding_window
+        from dior_cli.model.given import embed_given
+
+        out = np.zeros((len(dets), self.dim), dtype=np.float32)
+        by_frame = dets.rows_by_frame(num_frames)
+
+        def step(frame: int, prev, cur, nxt) -> dict:
+            rows = by_frame[frame]
+            boxes = torch.from_numpy(dets.bbox_xyxy[rows]).float()  # (K, 4)
+            with _autocast(self.device):
+                embeddings = embed_given(self.model, prev, cur, nxt, boxes, (decode(dets.rles[i]) for i in rows))  # (K, D)
+            return {"embeddings": embeddings}
+
+        with torch.inference_mode():
+            for frame, result, _shape in sliding_window(self.model, frames, self.batch, self.device, step=step):
+                out[by_frame[frame]] = result["embeddings"].numpy()
+        return out
+
+
+def load_encoder(name: str, weights: str | None, device, batch: int):
+    """The encoder ``name`` on ``device``: OSNet (``weights`` None = the shipped file) or DIOR (``--weights``)."""
+    from dior_cli.model.checkpoint import sha256_of
+
+    if name == "osnet":
+        from dior_cli.model.osnet import load_osnet, shipped_weights_path
+
+        model = load_osnet(weights, device=device)
+        path = Path(weights) if weights is not None else shipped_weights_path()
+        return OsnetEncoder(model=model, weights=str(path), weights_sha256=sha256_of(path))
+    from dior_cli.infer import load_model
+
+    model, weights_name, weights_sha = load_model(weights, device)
+    return DiorEncoder(model=model, weights=weights_name, weights_sha256=weights_sha, device=device, batch=batch)
