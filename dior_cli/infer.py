@@ -27,6 +27,7 @@ import numpy as np
 
 from dior_cli import __version__
 from dior_cli.console import note, track_progress
+from dior_cli.devices import pick_device
 from dior_cli.errors import ConfigError, FormatError
 from dior_cli.formats.detections_json import DetectionsFile, write_detections
 from dior_cli.formats.embeddings import write_embeddings
@@ -89,7 +90,7 @@ def run(options: InferOptions) -> dict[str, Any]:
         raise FormatError("holds no sequence with frames", path=options.source)
     rank, world = _rank_and_world()
     mine = sequences[rank::world]
-    device = _device(options.device)
+    device = pick_device(options.device)
     model, weights_name, weights_sha = load_model(options.weights or "coco", device)
     model.set_thresholds(score_thresh=options.network_score_thresh, detections_per_img=options.network_max_dets)
     summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": str(device),
@@ -223,20 +224,6 @@ def load_model(weights: str, device):
         model, _meta = load_checkpoint(path)
         name, sha = str(path), sha256_of(path)
     return model.to(device).eval(), name, sha
-
-
-def _device(requested: str):
-    import torch
-
-    if requested not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, not {requested!r}")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available (use --device cpu or auto)")
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return torch.device(requested)
 
 
 def _autocast(device):

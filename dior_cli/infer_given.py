@@ -73,9 +73,9 @@ def run_given(options: InferOptions) -> dict[str, Any]:
             continue
         prepared = prepare_sequence(seq, sources[seq.name], options, iom_thresh)
         if encoder is None:  # the first sequence to embed loads torch and the encoder
-            from dior_cli.infer import _device
+            from dior_cli.devices import pick_device
 
-            device = _device(options.device)
+            device = pick_device(options.device)
             encoder = load_encoder(encoder_name, options.weights, device, options.batch)
             summary.update(device=str(device), weights=encoder.weights)
         summary["sequences"][seq.name] = embed_and_write(prepared, encoder, json_path, npy_path)

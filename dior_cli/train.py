@@ -39,6 +39,7 @@ from typing import Any
 from dior_cli import __version__
 from dior_cli.config import TrainConfig
 from dior_cli.console import console, note
+from dior_cli.devices import pick_device
 from dior_cli.errors import ConfigError, FormatError
 from dior_cli.formats.atomic import atomic_write
 from dior_cli.model.config import ModelConfig
@@ -104,8 +105,8 @@ def run(options: TrainOptions) -> dict[str, Any]:
     from dior_cli.data.clips import ClipAugment, MotsClipDataset
     from dior_cli.model.network import DiorNet
 
-    rank, world, local_rank = _distributed_env()
-    device = _device(options.device, local_rank)
+    rank, world = _distributed_env()
+    device = pick_device(options.device)
     if world > 1:
         _init_process_group(device)
     try:
@@ -364,27 +365,11 @@ def _validate(model, options: TrainOptions, step: int, device, log_path: Path) -
 
 
 # ---------------------------------------------------------------- devices and processes
-def _distributed_env() -> tuple[int, int, int]:
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local = int(os.environ.get("LOCAL_RANK", 0))
+def _distributed_env() -> tuple[int, int]:
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if not 0 <= rank < world:
         raise ConfigError(f"RANK={rank} is not in 0..WORLD_SIZE-1 ({world})")
-    return rank, world, local
-
-
-def _device(requested: str, local_rank: int):
-    import torch
-
-    if requested not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, not {requested!r}")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available (use --device cpu or auto)")
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda":
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+    return rank, world
 
 
 def _init_process_group(device) -> None:

@@ -34,3 +34,18 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def kitti_txt_dir() -> Path:
     return require(KITTI_TXT)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """A small randomly initialised DIOR checkpoint (resnet18, 32-d embeddings; tests/model/tiny.py)."""
+    import torch
+
+    from dior_cli.model.checkpoint import save_checkpoint
+    from dior_cli.model.network import DiorNet
+    from tests.model.tiny import tiny_config
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_checkpoint(path, DiorNet(tiny_config()))
+    return path

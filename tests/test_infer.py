@@ -19,21 +19,11 @@ from dior_cli.cli import app
 from dior_cli.formats.detections_json import read_detections
 from dior_cli.formats.embeddings import read_embeddings
 from dior_cli.infer import sliding_window
-from dior_cli.model.checkpoint import save_checkpoint
 from dior_cli.model.network import DiorNet
 from tests.conftest import VTEST, require
 from tests.model.tiny import tiny_config
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A small randomly initialised DIOR checkpoint (resnet18, 32-d embeddings)."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_checkpoint(path, DiorNet(tiny_config()))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from dior_cli.formats.mots_txt import read_mots_txt
 from dior_cli.formats.seqinfo import read_seqinfo
 from dior_cli.formats.tracks_json import read_track_links
 from dior_cli.masks import decode, encode
-from dior_cli.model.checkpoint import save_checkpoint
 from dior_cli.model.given import embed_given, given_roi_features, mask_attention
 from dior_cli.model.network import DiorNet
 from dior_cli.records import Detections
@@ -29,15 +28,6 @@ from tests.conftest import MOT17_MINI, require
 from tests.model.tiny import HEIGHT, WIDTH, tiny_config
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A small randomly initialised DIOR checkpoint (resnet18, 32-d embeddings)."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_checkpoint(path, DiorNet(tiny_config()))
-    return path
 
 
 def rect(y0: int, y1: int, x0: int, x1: int, size: tuple[int, int] = (HEIGHT, WIDTH)) -> np.ndarray:
