@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -78,20 +77,6 @@ def test_wrong_state_or_backbone_is_refused(coco_like_state):
     assert all(torch.equal(model.state_dict()[key], value) for key, value in before.items())  # untouched
     with pytest.raises(ConfigError, match="resnet50"):
         coco.load_coco_state_dict(DiorNet(tiny_config()), coco_like_state)
-
-
-@pytest.fixture
-def empty_hub(tmp_path, monkeypatch):
-    """An empty torch cache and no internet: every download raises URLError."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    if not torch.hub.get_dir().startswith(str(tmp_path)):
-        pytest.skip("torch.hub.set_dir() was called elsewhere in this process")
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no internet in tests")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    return tmp_path
 
 
 def test_offline_without_the_file_is_input_not_found_naming_file_and_option(empty_hub):

@@ -6,7 +6,6 @@ torchvision's own key names and shapes (torchvision's ResNet / Mask R-CNN with r
 
 from __future__ import annotations
 
-import urllib.error
 
 import pytest
 import torch
@@ -22,20 +21,6 @@ from tests.model.tiny import tiny_config
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's ImageNet ResNet-18 (IMAGENET1K_V1)
 RESNET18_URL = "https://download.pytorch.org/models/" + RESNET18_FILE
-
-
-@pytest.fixture
-def empty_hub(tmp_path, monkeypatch):
-    """An empty torch cache and no internet: every download raises URLError."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    if not torch.hub.get_dir().startswith(str(tmp_path)):
-        pytest.skip("torch.hub.set_dir() was called elsewhere in this process")
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no internet in tests")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    return tmp_path
 
 
 def state_of(model: DiorNet) -> dict[str, torch.Tensor]:
