@@ -120,9 +120,10 @@ def run(options: TrainOptions) -> dict[str, Any]:
 
         torch.manual_seed(cfg.seed)
         model = DiorNet(model_config)
-        start_step = 0
+        start_step, resumed_state = 0, None
         if options.resume:
-            start_step = _resume(model, checkpoint_path, options)
+            resumed_state = _resume(model, checkpoint_path, options)
+            start_step = int(resumed_state["step"])
             init_note = f"resumed from {checkpoint_path} at step {start_step}"
         else:
             _refuse_existing_run(options.out, checkpoint_path)
@@ -137,8 +138,10 @@ def run(options: TrainOptions) -> dict[str, Any]:
             optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate(0), betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
         use_amp = device.type == "cuda" and cfg.mixed_precision
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-        if options.resume:
-            _load_optimizer_state(optimizer, scaler, checkpoint_path, device)
+        if resumed_state is not None:
+            optimizer.load_state_dict(resumed_state["optimizer"])  # moves the state onto the parameters' device
+            if resumed_state.get("scaler"):
+                scaler.load_state_dict(resumed_state["scaler"])
         trained = _wrap_ddp(model, device) if world > 1 else model
         if rank == 0:
             note(init_note)
@@ -276,11 +279,9 @@ class _TrainProgress:
 
 def _model_config(values: dict[str, Any], num_identities: int) -> ModelConfig:
     """The training's ModelConfig: the user's model: settings, with the identity count from the data."""
-    from dior_cli.errors import ConfigError as _ConfigError
-
     values = dict(values)
     if "num_identities" in values and values["num_identities"] not in (0, num_identities):
-        raise _ConfigError(f"model.num_identities={values['num_identities']} but the training data has {num_identities} identities (leave it unset)")
+        raise ConfigError(f"model.num_identities={values['num_identities']} but the training data has {num_identities} identities (leave it unset)")
     values["num_identities"] = num_identities
     return ModelConfig.from_dict(values)
 
@@ -290,8 +291,9 @@ def _refuse_existing_run(out: Path, checkpoint_path: Path) -> None:
         raise ConfigError(f"{out} already holds a training run: continue it with --resume, or choose another --out")
 
 
-def _resume(model, checkpoint_path: Path, options: TrainOptions) -> int:
-    """Load the weights of ``last.pt`` into ``model`` after checking it belongs to this training."""
+def _resume(model, checkpoint_path: Path, options: TrainOptions) -> dict[str, Any]:
+    """Load the weights of ``last.pt`` into ``model`` after checking it belongs to this training;
+    return its training state (step, optimizer, loss scaler) for the caller to restore."""
     from dior_cli.model.checkpoint import read_checkpoint
 
     payload = read_checkpoint(checkpoint_path)
@@ -307,16 +309,7 @@ def _resume(model, checkpoint_path: Path, options: TrainOptions) -> int:
         diff = sorted(k for k in set(saved_cfg) | set(now_cfg) if saved_cfg.get(k) != now_cfg.get(k))
         raise ConfigError(f"{checkpoint_path}: the train settings differ from this run's ({', '.join(diff)}); resume with the same config")
     model.load_state_dict(payload["state_dict"])
-    return int(state["step"])
-
-
-def _load_optimizer_state(optimizer, scaler, checkpoint_path: Path, device) -> None:
-    from dior_cli.model.checkpoint import read_checkpoint
-
-    state = read_checkpoint(checkpoint_path, map_location=device)["train_state"]
-    optimizer.load_state_dict(state["optimizer"])
-    if state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
+    return state
 
 
 def _save(model, optimizer, scaler, options: TrainOptions, step: int, run_info: dict) -> None:

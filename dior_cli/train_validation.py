@@ -59,9 +59,10 @@ def validate(model, root: Path, out: Path, device) -> dict[str, Any]:
         for seq in sequences:
             json_path = all_dir / f"{seq.name}.json"
             infer_sequence(model, seq, json_path, all_dir / f"{seq.name}.npy", options, device, producer)
-            predictions[seq.name] = read_detections(json_path).detections
+            dets_file = read_detections(json_path)
+            predictions[seq.name] = dets_file.detections
             ground_truth[seq.name] = read_annotation_rows(seq.gt_txt or seq.gt_png, seq.frame_base, num_frames=seq.num_frames, sequence=seq.name)
-            _keep_confident(all_dir, dets_dir, seq.name)
+            _keep_confident(dets_file, json_path, dets_dir)
     mask_ap = mask_average_precision(ground_truth, predictions).to_dict()
     track(TrackOptions(dets=dets_dir, out=tracks_dir, offline_reid=True, overwrite=True, track=TrackConfig(), reid=ReidConfig(method="dior")))
     metrics = evaluate(EvaluateOptions(gt=root, pred=tracks_dir, workers=1))
@@ -72,16 +73,16 @@ def validate(model, root: Path, out: Path, device) -> dict[str, Any]:
     return {"headline": headline, "mask_ap": mask_ap, "combined": metrics["combined"], "out": str(out)}
 
 
-def _keep_confident(all_dir: Path, dets_dir: Path, name: str) -> None:
-    """Copy the detections scoring at least ``TRACK_SCORE`` (and their embeddings) to ``dets_dir``."""
+def _keep_confident(dets_file, json_path: Path, dets_dir: Path) -> None:
+    """Copy the detections of ``dets_file`` (read from ``json_path``) scoring at least
+    ``TRACK_SCORE``, and their embeddings, to ``dets_dir``."""
     import dataclasses
 
-    from dior_cli.formats.detections_json import read_detections, write_detections
+    from dior_cli.formats.detections_json import write_detections
     from dior_cli.formats.embeddings import read_embeddings, write_embeddings
 
-    json_path = all_dir / f"{name}.json"
-    dets_file = read_detections(json_path)
-    vectors = read_embeddings(all_dir / f"{name}.npy", dets_file, json_path).vectors
+    name = dets_file.sequence
+    vectors = read_embeddings(json_path.with_suffix(".npy"), dets_file, json_path).vectors
     keep = np.flatnonzero(dets_file.detections.score >= TRACK_SCORE)
     kept = dataclasses.replace(dets_file, detections=dets_file.detections[keep])
     digest = write_detections(dets_dir / f"{name}.json", kept)
