@@ -59,7 +59,11 @@ def best_separation(different: np.ndarray, same: np.ndarray) -> float:
     different_above = 1.0 - np.searchsorted(diff_sorted, candidates, side="left") / diff_sorted.size
     same_below = np.searchsorted(same_sorted, candidates, side="left") / same_sorted.size
     k = int(np.argmin(different_above + same_below))  # the lowest best interval
-    return float(candidates[0]) if k == 0 else float((candidates[k - 1] + candidates[k]) / 2)
+    if k == 0:
+        return float(candidates[0])
+    low, high = float(candidates[k - 1]), float(candidates[k])
+    middle = (low + high) / 2
+    return middle if middle > low else high  # adjacent floats: the midpoint rounds onto low, outside (low, high]
 
 
 def histogram(values: np.ndarray, bins: int = 50) -> dict[str, list[float]]:

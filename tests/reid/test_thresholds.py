@@ -124,6 +124,14 @@ def test_no_threshold_separates_better_by_hand(seed):
     assert separation_error(different, same, t) == pytest.approx(best, abs=1e-12)
 
 
+def test_threshold_between_adjacent_floats_stays_in_its_interval():
+    # 0.0 and the smallest subnormal have no float between them: their midpoint rounds to 0.0,
+    # which would call the different pair "same". Found by hypothesis below.
+    different, same = np.array([0.0]), np.array([5e-324])
+    t = best_separation(different, same)
+    assert separation_error(different, same, t) == 0.0
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     different=st.lists(st.floats(-1, 1, allow_nan=False), min_size=1, max_size=30),
