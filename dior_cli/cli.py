@@ -16,11 +16,14 @@ from typing import Any, Optional
 import typer
 
 from dior_cli import __version__
+from dior_cli.cli_usage import DiorGroup
 from dior_cli.console import console, setup_logging
 from dior_cli.errors import DiorError
 
 app = typer.Typer(
     name="dior",
+    cls=DiorGroup,  # a usage mistake: one line naming the option, exit code 1
+    rich_markup_mode=None,  # help is plain text: [plot], [0, 1] and the like print as written (rich markup ate them)
     help="Multi-object tracking and segmentation: detect, segment, embed, track, refine and evaluate.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -29,8 +32,12 @@ app = typer.Typer(
 )
 
 
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
 def user_errors_exit_1(command: Callable) -> Callable:
-    """Turn a ``DiorError`` raised by ``command`` into a message on stderr and exit code 1."""
+    """Turn a ``DiorError`` raised by ``command`` into a message on stderr and exit code 1, and
+    Ctrl-C into a one-line note and exit code 130."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -40,6 +47,9 @@ def user_errors_exit_1(command: Callable) -> Callable:
         except DiorError as exc:
             console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("interrupted: finished files are kept, none is half-written", highlight=False)
+            raise typer.Exit(code=INTERRUPTED_EXIT_CODE) from None
 
     return wrapper
 
@@ -77,9 +87,9 @@ def inspect(
 @app.command()
 @user_errors_exit_1
 def evaluate(
-    gt: Path = typer.Option(..., "--gt", help="Ground truth: MOTS20 or KITTI-MOTS dataset root, TrackEval's layouts (MOTS-<split>/ or label_02/), or a folder of <seq>.txt."),
-    pred: Path = typer.Option(..., "--pred", help="Predictions: a folder of <seq>.txt (MOTS txt) or <seq>/ instance-PNG folders."),
-    benchmark: str = typer.Option("auto", "--benchmark", help="auto (from the layout), kitti-mots (car+pedestrian, frames from 0) or mots20 (pedestrian, frames from 1)."),
+    gt: Path = typer.Option(..., "--gt", help="Ground truth: masks (MOTS20 or KITTI-MOTS dataset root, TrackEval's MOTS-<split>/ or label_02/, a folder of <seq>.txt) or boxes (a MOTChallenge dataset, split or sequence folder with <seq>/gt/gt.txt, or TrackEval's MOT17-<split>/)."),
+    pred: Path = typer.Option(..., "--pred", help="Predictions: a folder of <seq>.txt (MOTS txt; MOT box files frame,id,x,y,w,h,conf,... for box ground truth) or <seq>/ instance-PNG folders."),
+    benchmark: str = typer.Option("auto", "--benchmark", help="auto (from the layout and folder names; the decision is printed), kitti-mots (masks, car+pedestrian, frames from 0), mots20 (masks, pedestrian, frames from 1), mot15 (boxes, no preprocessing), mot16, mot17 or mot20 (boxes, pedestrian, distractors removed; frames from 1)."),
     seqmap: Optional[Path] = typer.Option(None, "--seqmap", help="Sequences to evaluate: '<seq> empty <first> <last>' lines or a MOTChallenge list with a 'name' header. Default: the layout's own seqmap, else every sequence with ground truth."),
     split: Optional[str] = typer.Option(None, "--split", help="Split to use where the layout has several (train, test, val...)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Comma-separated classes to evaluate (car,pedestrian). Default: the benchmark's."),
@@ -88,10 +98,11 @@ def evaluate(
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write one CSV row per sequence and class (plus combined rows)."),
     resolve_overlaps: bool = typer.Option(False, "--resolve-overlaps", help="Make overlapping prediction masks disjoint (the earlier line keeps shared pixels) instead of refusing the file."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Score sequences without a prediction file as empty instead of refusing."),
+    boxes: bool = typer.Option(False, "--boxes", help="PRED holds MOTS masks (dior track / dior reid output): score each pedestrian mask's bounding box (pixels, x+w exclusive) against box ground truth (MOT15/16/17/20)."),
     json_output: bool = typer.Option(False, "--json", help="Print the metrics document (schema dior.metrics/v1) on stdout."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write PNG plots to this folder: HOTA, DetA, AssA over the 19 thresholds and a per-sequence bar chart (needs matplotlib: pip install 'dior-cli[plot]')."),
 ) -> None:
-    """Score MOTS tracks against ground truth with exactly TrackEval's numbers (HOTA, CLEAR/sMOTSA, IDF1)."""
+    """Score MOTS tracks (masks) or MOTChallenge box tracks against ground truth with exactly TrackEval's numbers (HOTA, CLEAR/sMOTSA or MOTA, IDF1)."""
     import time
 
     from dior_cli.evaluate import report
@@ -106,7 +117,7 @@ def evaluate(
     chosen = None if classes is None else tuple(c.strip() for c in classes.split(",") if c.strip())
     options = EvaluateOptions(
         gt=gt, pred=pred, benchmark=benchmark, seqmap=seqmap, split=split, classes=chosen, workers=workers,
-        resolve_overlaps=resolve_overlaps, allow_missing=allow_missing,
+        resolve_overlaps=resolve_overlaps, allow_missing=allow_missing, boxes=boxes,
     )
     doc = run(options)
     out = out if out is not None else pred.resolve().parent / "metrics.json"
@@ -155,34 +166,68 @@ def render(
     console.print(f"{summary['sequence']}: rendered {summary['frames']} frames ({width}x{height}){extra} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
 
 
+# Options that dior infer and dior run share (one definition each, so their help stays the same).
+_WEIGHTS_OPTION = typer.Option(None, "--weights", help="What detects. Default (none given): YOLOX-nano (COCO; yolox_nano.onnx found through DIOR_WEIGHTS, the user cache or ../shared/weights, see dior weights), masks from its boxes, OSNet appearance. An .onnx path: that YOLOX-nano file. coco: the DIOR network with torchvision's COCO Mask R-CNN (downloaded by torchvision). A dior checkpoint .pt: the DIOR network you trained. With --encoder dior: the checkpoint whose head embeds.")
+_REID_WEIGHTS_OPTION = typer.Option(None, "--reid-weights", help="The OSNet x0.25 ONNX file (osnet_x0_25_msmt17.onnx). Default: found through DIOR_WEIGHTS, the user cache or ../shared/weights.")
+_INPUT_SIZE_OPTION = typer.Option(640, "--input-size", help="YOLOX: frames are letterboxed to this many pixels on their long side (the short side rounded up to a multiple of 32). Larger finds smaller people, costs time roughly with the pixel count.")
+_VEHICLES_OPTION = typer.Option("", "--vehicles", help="YOLOX: COCO classes tracked as MOTS car besides car itself, comma-separated from bus,truck,motorcycle. Default none (KITTI-MOTS and MOTS20 annotate cars and people only). Other COCO classes are dropped.")
+_MASK_METHOD_OPTION = typer.Option([], "--mask-method", help="Box -> mask method per class, CLASS=METHOD with CLASS car or pedestrian and METHOD box, ellipse, grabcut, selfie (people only) or bgsub (static cameras). Default: pedestrian=selfie, car=grabcut (measured on DAVIS, benchmarks/RESULTS.md). Repeatable.")
+_FPS_OPTION = typer.Option(None, "--fps", help="Frames per second recorded in the detections (track converts its durations with it). Default: the source's own (video header, seqinfo.ini, KITTI-MOTS 10); a folder of images has none, so give it there.")
+_DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs the networks in mixed precision.")
+_SCORE_THRESH_OPTION = typer.Option(None, "--score-thresh", help="Keep detections scoring at least this (0-1). Default 0.3 for YOLOX (tracks still start only at track.new_track_score 0.5), 0.5 for the DIOR network; given detections are all kept unless this is set (then applied before fusion).")
+_MAX_DETS_OPTION = typer.Option(None, "--max-dets", help="Keep at most this many detections per frame (the best-scoring). Default 100 for YOLOX and the DIOR network; no cap for given detections unless set (then applied after fusion).")
+_BATCH_OPTION = typer.Option(None, "--batch", help="Frames per forward pass: default 4 for YOLOX, 1 for the DIOR network (use more on a GPU).")
+
+
 @app.command()
 @user_errors_exit_1
 def infer(
-    source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS dataset root (every sequence)."),
+    source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS / MOTChallenge dataset root (every sequence)."),
     out: Path = typer.Option(Path("dets"), "--out", help="Output folder for <seq>.json (detections) and <seq>.npy (embeddings)."),
-    detections: list[Path] = typer.Option([], "--detections", help="Embed these detections instead of detecting (repeatable: several sets are fused by IoM-NMS, then made pixel-disjoint, higher score wins). A folder with <seq>.txt (MOTS txt; track ids ignored, optional 7th column = score, else 1), <seq>/ (KITTI-MOTS instance PNGs) or <seq>.json (dior detections) per sequence of SOURCE; for a one-sequence source, that file or PNG folder itself. Class-10 ignore rows are skipped and counted."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="Embedding of given detections: osnet (OSNet x0.25 person re-ID on the box crop, shipped weights; the default with --detections) or dior (the DIOR embedding head on the given box with the given mask as spatial attention; needs --weights). Without --detections the DIOR network always detects and embeds."),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Network path and --encoder dior: coco (torchvision's COCO Mask R-CNN mapped to car/pedestrian; appearance untrained) or a dior checkpoint .pt; default coco, but --encoder dior needs it given. --encoder osnet: an OSNet checkpoint from weights/convert_osnet.py (default: the shipped osnet_x0_25_msmt17.pt)."),
-    frame_base: Optional[int] = typer.Option(None, "--frame-base", help="Number of the first frame in given MOTS txt files and PNG names. Default: the source's (1 for MOTS20, 0 for KITTI-MOTS, an image folder or a video). dior JSON is always 0-based."),
+    weights: Optional[str]= _WEIGHTS_OPTION,
+    detections: list[Path] = typer.Option([], "--detections", help="Embed these detections instead of detecting (repeatable: several sets are fused by IoM-NMS, then made pixel-disjoint, higher score wins). A folder with <seq>.txt (MOTS txt, or a MOTChallenge box file frame,id,x,y,w,h,score,...), <seq>/det/det.txt, <seq>/ (KITTI-MOTS instance PNGs) or <seq>.json (dior detections) per sequence of SOURCE; for a one-sequence source, that file or PNG folder itself. Boxes get masks from the frames (box -> mask). Class-10 ignore rows are skipped and counted."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="Embedding of given detections: osnet (OSNet x0.25 person re-ID on the box crop; the default) or dior (the DIOR embedding head on the given box with the given mask as spatial attention; needs --weights)."),
+    reid_weights: Optional[str]= _REID_WEIGHTS_OPTION,
+    appearance: str = typer.Option("auto", "--appearance", help="DIOR network only (--weights coco or .pt): where embeddings come from. auto: the network's head if it was trained (dior train), else OSNet on each box; network: always the head; osnet: always OSNet."),
+    input_size: int= _INPUT_SIZE_OPTION,
+    vehicles: str= _VEHICLES_OPTION,
+    mask_method: list[str]= _MASK_METHOD_OPTION,
+    frame_base: Optional[int] = typer.Option(None, "--frame-base", help="Number of the first frame in given MOTS txt files and PNG names. Default: the source's (1 for MOTS20, 0 for KITTI-MOTS, an image folder or a video); MOTChallenge box files: 1. dior JSON is always 0-based."),
     fusion_iom: Optional[float] = typer.Option(None, "--fusion-iom", help="Given detections: suppress a detection whose mask IoM (intersection over the smaller area) with a higher-scoring one of its class exceeds this (0-1; 1 turns NMS off). Default 0.5."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs the DIOR network in mixed precision."),
-    score_thresh: Optional[float] = typer.Option(None, "--score-thresh", help="Keep detections scoring at least this (0-1). Default 0.5 for the network's detections; given detections are all kept unless this is set (then applied before fusion)."),
-    max_dets: Optional[int] = typer.Option(None, "--max-dets", help="Keep at most this many detections per frame (the best-scoring). Default 100 for the network; no cap for given detections unless set (then applied after fusion)."),
-    batch: int = typer.Option(1, "--batch", help="Frames encoded together by the DIOR network (use more on a GPU). Default 1."),
+    fps: Optional[float]= _FPS_OPTION,
+    device: str= _DEVICE_OPTION,
+    score_thresh: Optional[float]= _SCORE_THRESH_OPTION,
+    max_dets: Optional[int]= _MAX_DETS_OPTION,
+    batch: Optional[int]= _BATCH_OPTION,
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs exist (default: skip them)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
-    """Detect, segment and embed every frame with the DIOR network (3-frame temporal attention), or embed given detections (--detections)."""
+    """Detect, segment and embed every frame: YOLOX-nano + box masks + OSNet by default, the DIOR network with --weights, or embed given detections (--detections)."""
     import time
 
     from dior_cli.infer import InferOptions, run
 
     start = time.perf_counter()
-    summary = run(InferOptions(source=source, out=out, weights=weights, device=device, score_thresh=score_thresh,
-                               max_dets=max_dets, batch=batch, overwrite=overwrite, detections=tuple(detections),
-                               encoder=encoder, frame_base=frame_base, fusion_iom=fusion_iom))
+    fields = _infer_fields(weights=weights, reid_weights=reid_weights, input_size=input_size, vehicles=vehicles, mask_method=mask_method,
+                           fps=fps, device=device, score_thresh=score_thresh, max_dets=max_dets, batch=batch)
+    summary = run(InferOptions(source=source, out=out, overwrite=overwrite, detections=tuple(detections), encoder=encoder,
+                               frame_base=frame_base, fusion_iom=fusion_iom, appearance=appearance, **fields))
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
+    print_infer_summary(summary, time.perf_counter() - start)
+
+
+def _infer_fields(*, weights, reid_weights, input_size, vehicles, mask_method, fps, device, score_thresh, max_dets, batch) -> dict[str, Any]:
+    """``InferOptions`` fields from the options ``infer`` and ``run`` share."""
+    from dior_cli.infer_detector import DEFAULT_BATCH, DetectorSettings, parse_mask_methods, parse_vehicles
+
+    settings = DetectorSettings(input_size=input_size, vehicles=parse_vehicles(vehicles), mask_methods=parse_mask_methods(mask_method),
+                                batch=batch or DEFAULT_BATCH)
+    return {"weights": weights, "reid_weights": reid_weights, "fps": fps, "device": device, "score_thresh": score_thresh,
+            "max_dets": max_dets, "batch": batch or 1, "detector": settings}
+
+
+def print_infer_summary(summary: dict, seconds: float) -> None:
     for name, s in summary["sequences"].items():
         if "skipped" in s:
             console.print(f"{name}: skipped (outputs exist; use --overwrite)")
@@ -193,21 +238,37 @@ def infer(
             line += (f"; given {'+'.join(str(n) for n in f['per_set'])}: {f['suppressed']} suppressed by IoM-NMS, "
                      f"{f['emptied']} emptied by disjointness, {f['empty_input']} empty, {f['below_score']} below --score-thresh, "
                      f"{f['over_max_dets']} over --max-dets, {f['ignore_skipped']} ignore rows skipped")
+            if "mask_sources" in f:
+                line += f"; box masks by {_counts(f['mask_sources'])}, {f['box_masks_emptied']} left empty and dropped"
+        if "mask_sources" in s:
+            c = s["counts"]
+            line += (f"; masks by {_counts(s['mask_sources'])} ({c['mask_fell_back']} fell back), {c['masks_emptied']} left empty and dropped; "
+                     f"seconds: " + ", ".join(f"{k} {v}" for k, v in s["stage_seconds"].items()))
         console.print(line)
-    by = f"{summary['encoder']} embeddings of given detections" if "encoder" in summary else "the DIOR network"
+    if "encoder" in summary:
+        by = f"{summary['encoder']} embeddings of given detections"
+    elif summary.get("detector"):
+        by = "YOLOX-nano, box masks and OSNet appearance"
+    else:
+        by = f"the DIOR network ({summary['appearance']} appearance)"
     device = f" on {summary['device']}" if summary["device"] else ""  # None when every sequence was skipped
-    console.print(f"inferred {len(summary['sequences'])} sequence(s) with {by}{device} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+    console.print(f"inferred {len(summary['sequences'])} sequence(s) with {by}{device} in {seconds:.1f} s -> {summary['out']}")
+
+
+def _counts(by_name: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(by_name.items())) or "none"
 
 
 @app.command()
 @user_errors_exit_1
 def track(
-    dets: Path = typer.Argument(..., help="Folder of <seq>.json detections (+ <seq>.npy embeddings), as written by dior infer."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for <seq>.txt (MOTS txt) and <seq>.json (link files). Default: tracks/ beside DETS."),
+    dets: Path = typer.Argument(..., help="Folder of <seq>.json detections (+ <seq>.npy embeddings), as written by dior infer; or of <seq>.txt MOTS txt masks from another tracker or segmenter (ids dropped, optional 7th column = score, else 1; masks only, needs --fps)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for <seq>.txt (MOTS txt) and <seq>.json (link files). Default: tracks/ beside DETS (MOTS txt input: tracks/<DETS name>/)."),
     offline_reid: bool = typer.Option(False, "--offline-reid", help="After the online pass, join tracklets across gaps up to reid.n2_seconds (default 1 s) whose appearance cosine exceeds reid.theta_1 (DIOR long-term re-ID). Needs embeddings."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second, overriding the detections files' (required when they say null). Converts N1/N2 from seconds to frames."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second, overriding the detections files' (required when they say null, and for MOTS txt, which has none). Converts N1/N2 from seconds to frames."),
+    frame_base: int = typer.Option(0, "--frame-base", help="MOTS txt input: the number of its first frame (0 KITTI-MOTS, 1 MOTS20); the tracks keep the same numbering. dior JSON records its own."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (sections track: and reid:)."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. n1_seconds=0.3 or reid.theta_1=0.8 (repeatable; see dior config)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. n1_seconds=0.3 or reid.theta_1=0.8; a bare key goes to the section that has it (repeatable; see dior config)."),
     masks_only: bool = typer.Option(False, "--masks-only", help="Ignore embeddings: associate on mask IoM alone."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs already exist (default: skip them)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
@@ -219,11 +280,10 @@ def track(
     from dior_cli.track.stage import TrackOptions, run
 
     start = time.perf_counter()
-    reid_sets = [o.split(".", 1)[1] for o in overrides if o.startswith("reid.")]
-    track_sets = [o for o in overrides if not o.startswith("reid.")]
+    sets = config.split_overrides(overrides, ("track", "reid"))
     options = TrackOptions(
-        dets=dets, out=out, offline_reid=offline_reid, fps=fps, overwrite=overwrite, masks_only=masks_only,
-        track=config.load_config("track", config_file, track_sets), reid=config.load_config("reid", config_file, reid_sets),
+        dets=dets, out=out, offline_reid=offline_reid, fps=fps, overwrite=overwrite, masks_only=masks_only, frame_base=frame_base,
+        track=config.load_config("track", config_file, sets["track"]), reid=config.load_config("reid", config_file, sets["reid"]),
     )
     summary = run(options)
     if json_output:
@@ -232,15 +292,22 @@ def track(
 
 
 def _print_track_summary(summary: dict, seconds: float) -> None:
+    from dior_cli.rerun import skipped_message
+
     done = {k: v for k, v in summary["sequences"].items() if "skipped" not in v}
-    skipped = [k for k, v in summary["sequences"].items() if "skipped" in v]
+    skipped = {k: v for k, v in summary["sequences"].items() if "skipped" in v}
     for name, s in done.items():
         mode = "appearance + masks" if s["appearance"] else "masks only"
         extra = f", {s['reid_joins']} re-ID joins" if s["reid_joins"] else ""
+        extra += f", {s['ignore_rows_skipped']} ignore rows skipped" if s.get("ignore_rows_skipped") else ""
         console.print(f"{name}: {s['tracks']} tracks from {s['tracked_detections']}/{s['detections']} detections ({mode}, {s['retrieved']} retrieved{extra})")
-    if skipped:
-        console.print(f"skipped {len(skipped)} finished sequence(s) (use --overwrite): {', '.join(skipped)}")
-    console.print(f"tracked {len(done)} sequence(s) in {seconds:.1f} s -> {summary['out']}")
+    changed = {k: v for k, v in skipped.items() if "changed" in v}
+    for name, entry in changed.items():
+        console.print(skipped_message(name, entry, "the same command and --overwrite (or another --out)"), soft_wrap=True)
+    plain = [k for k in skipped if k not in changed]
+    if plain:
+        console.print(f"skipped {len(plain)} finished sequence(s) (use --overwrite): {', '.join(plain)}")
+    console.print(f"tracked {len(done)} sequence(s) in {seconds:.1f} s -> {summary['out']}" + (f"; skipped {len(skipped)}" if skipped else ""))
 
 
 @app.command()
@@ -270,9 +337,11 @@ def reid(
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
+    from dior_cli.rerun import skipped_message
+
     for name, s in summary["sequences"].items():
         if "skipped" in s:
-            console.print(f"{name}: skipped (outputs exist; use --overwrite)")
+            console.print(skipped_message(name, s, "the same command and --overwrite (or another --out)"), soft_wrap=True)
         elif s["method"] == "dior":
             console.print(f"{name}: {s['tracks_in']} tracklets in, {s['joins']} joins (theta_1 {s['theta_1']}, N2 {s['n2_frames']} frames), {s['tracks_out']} tracks out")
         else:
@@ -281,7 +350,9 @@ def reid(
                 f"({s['cuts_appearance']} appearance cuts, {s['cuts_flow']} flow cuts), {s['merges']} merges, {s['tracks_out']} tracks out; "
                 f"theta_short {s['theta_short']:.3f}, theta_merge {s['theta_merge']:.3f} (from {s['different_identity']['n']} different / {s['same_identity']['n']} same pairs)"
             )
-    console.print(f"refined {len(summary['sequences'])} sequence(s) in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+    skipped = sum("skipped" in s for s in summary["sequences"].values())
+    console.print(f"refined {len(summary['sequences']) - skipped} sequence(s)" + (f", skipped {skipped}" if skipped else "")
+                  + f" in {time.perf_counter() - start:.1f} s -> {summary['out']}")
 
 
 @app.command()
@@ -350,11 +421,91 @@ def synth(
     console.print(f"wrote {len(summary['sequences'])} sequence(s), {sequences * frames} frames, {rows} object masks -> {out}")
 
 
+@app.command("run")
+@user_errors_exit_1
+def run_command(
+    source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS / MOTChallenge dataset root (every sequence)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder: dets/ (dior infer), tracks/ (dior track), render/<seq>.mp4 (dior render). Default: runs/<source name>."),
+    weights: Optional[str] = _WEIGHTS_OPTION,
+    reid_weights: Optional[str] = _REID_WEIGHTS_OPTION,
+    input_size: int = _INPUT_SIZE_OPTION,
+    vehicles: str = _VEHICLES_OPTION,
+    mask_method: list[str] = _MASK_METHOD_OPTION,
+    fps: Optional[float] = _FPS_OPTION,
+    device: str = _DEVICE_OPTION,
+    score_thresh: Optional[float] = _SCORE_THRESH_OPTION,
+    max_dets: Optional[int] = _MAX_DETS_OPTION,
+    batch: Optional[int] = _BATCH_OPTION,
+    offline_reid: bool = typer.Option(True, "--offline-reid/--no-offline-reid", help="Join tracklets after the online pass (DIOR long-term re-ID: gap <= reid.n2_seconds, 1 s; cosine > reid.theta_1). Default on."),
+    render: bool = typer.Option(True, "--render/--no-render", help="Write a video of the tracks per sequence (RUN/render/<seq>.mp4). Default on."),
+    trail: int = typer.Option(10, "--trail", help="In the video, draw each track's centres over its last N frames (0 = none). Default 10."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (sections track: and reid:)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a tracker setting, e.g. n1_seconds=0.3 or reid.theta_1=0.8 (repeatable; see dior config)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo every stage (default: skip sequences whose outputs exist)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """The whole job: infer (detect, segment, embed), track with long-term re-ID, render a video; the same files as the separate commands."""
+    import time
+
+    from dior_cli import config
+    from dior_cli.run import RunOptions, run
+
+    start = time.perf_counter()
+    fields = _infer_fields(weights=weights, reid_weights=reid_weights, input_size=input_size, vehicles=vehicles, mask_method=mask_method,
+                           fps=fps, device=device, score_thresh=score_thresh, max_dets=max_dets, batch=batch)
+    reid_sets = [o.split(".", 1)[1] for o in overrides if o.startswith("reid.")]
+    track_sets = [o for o in overrides if not o.startswith("reid.")]
+    options = RunOptions(source=source, out=out or Path("runs") / source.stem, infer=fields, offline_reid=offline_reid, render=render,
+                         trail=trail, overwrite=overwrite, track=config.load_config("track", config_file, track_sets),
+                         reid=config.load_config("reid", config_file, reid_sets))
+    summary = run(options)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    for name, s in summary["sequences"].items():
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in (s["infer_stage_seconds"] or {}).items())
+        skipped = f" (skipped, already done: {', '.join(s['skipped'])})" if s["skipped"] else ""
+        console.print(f"{name}: {s['tracks']} tracks, {s['detections']} detections in {s['frames']} frames "
+                      f"({s['detections_per_frame']} per frame){skipped}" + (f"; infer: {stages}" if stages else "")
+                      + (f"; video: {s['video']}" if s["video"] else ""))
+    total = time.perf_counter() - start
+    per_stage = ", ".join(f"{k} {v:.1f} s" for k, v in summary["seconds"].items())
+    console.print(f"ran {len(summary['sequences'])} sequence(s) in {total:.1f} s ({per_stage}) -> {summary['out']}")
+
+
+@app.command("weights")
+@user_errors_exit_1
+def weights_command(
+    json_output: bool = typer.Option(False, "--json", help="Print the list as JSON on stdout."),
+) -> None:
+    """List the networks dior runs: where each file was found (or every place searched), its sha256 check and licence."""
+    from rich.table import Table
+
+    from dior_cli.weights import search_places, status
+
+    rows = status()
+    if json_output:
+        typer.echo(json.dumps({"schema": "dior.weights/v1", "networks": rows,
+                               "searched": [{"place": p.label, "folder": str(p.folder)} for p in search_places()]}, indent=1))
+    table = Table(title="networks dior runs")
+    for column in ("network", "file", "found", "sha256", "licence"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        found = f"{row['path']} ({row['place']})" if row["path"] else "not found"
+        check = "ok" if row["sha256_ok"] else ("differs" if row["sha256_ok"] is False else "-")
+        table.add_row(row["name"], row["file"], found if not row["error"] else row["error"], check, row["licence"])
+    console.print(table)
+    missing = [row["file"] for row in rows if not row["path"]]
+    places = "; ".join(f"{p.label}: {p.folder}" for p in search_places())
+    console.print(f"searched, in order: --weights PATH; {places}")
+    if missing:
+        console.print(f"missing: {', '.join(missing)}: put them in one of these folders or point DIOR_WEIGHTS at the folder holding them")
+
+
 @app.command("config")
 @user_errors_exit_1
 def show_config(
     config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file to check; prints the values it gives."),
-    overrides: list[str] = typer.Option([], "--set", help="Override one key, as stage.key=value (repeatable)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override one key, as stage.key=value or key=value (the stage that has the key; repeatable)."),
 ) -> None:
     """Print every stage's settings with meaning, unit and default (a commented YAML file).
 
@@ -369,13 +520,8 @@ def show_config(
 
     import yaml
 
-    result = {}
-    for stage in config.STAGES:
-        stage_overrides = [o for o in overrides if o.split("=", 1)[0].startswith(f"{stage}.")]
-        result[stage] = dataclasses.asdict(config.load_config(stage, config_file, stage_overrides))
-    unknown = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] not in config.STAGES]
-    if unknown:
-        raise DiorError(f"--set {unknown[0]!r}: name the stage, e.g. track.n1_seconds=0.3 (stages: {', '.join(config.STAGES)})")
+    groups = config.split_overrides(overrides, tuple(config.STAGES))  # bare keys go to the stage that has them, as in dior track
+    result = {stage: dataclasses.asdict(config.load_config(stage, config_file, groups[stage])) for stage in config.STAGES}
     typer.echo(yaml.safe_dump(result, sort_keys=False))
 
 

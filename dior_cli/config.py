@@ -197,6 +197,34 @@ def model_settings(config_file: str | os.PathLike | None, overrides: list[str] |
     return values
 
 
+def split_overrides(overrides: list[str] | tuple[str, ...], stages: tuple[str, ...]) -> dict[str, list[str]]:
+    """Group ``--set`` texts by the stage they configure, among ``stages``.
+
+    ``stage.key=value`` names its stage; a bare ``key=value`` goes to the one stage of
+    ``stages`` that has ``key``, so ``dior config --set n1_seconds=0.3`` and
+    ``dior track --set n1_seconds=0.3`` mean the same. Raises ``ConfigError`` for a text
+    without ``=``, a stage not in ``stages``, or a bare key that no stage (or several) has.
+    """
+    groups: dict[str, list[str]] = {stage: [] for stage in stages}
+    for text in overrides:
+        if "=" not in text:
+            raise ConfigError(f"--set {text!r}: expected key=value")
+        key = text.split("=", 1)[0].strip()
+        if "." in key:
+            stage = key.split(".", 1)[0]
+            if stage not in groups:
+                raise ConfigError(f"--set {text!r}: this command configures {', '.join(stages)}, not {stage!r}")
+        else:
+            owners = [s for s in stages if key in {f.name for f in dataclasses.fields(STAGES[s])}]
+            if len(owners) != 1:
+                valid = ", ".join(f"{s}.{f.name}" for s in stages for f in dataclasses.fields(STAGES[s]))
+                problem = f"is a key of {' and '.join(owners)}: name one, e.g. {owners[0]}.{key}" if owners else f"unknown key {key!r}; valid keys: {valid}"
+                raise ConfigError(f"--set {text!r}: {problem}")
+            stage = owners[0]
+        groups[stage].append(text)
+    return groups
+
+
 def parse_override(text: str, stage: str) -> tuple[str, Any]:
     """Split ``key=value`` (or ``stage.key=value``) and parse the value as a YAML scalar."""
     if "=" not in text:

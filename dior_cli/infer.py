@@ -7,8 +7,16 @@ first frame's window is (1, 0, 1) and the last frame's (T-2, T-1, T-2). Kept det
 their embeddings are stacked row by row. Outputs per sequence: ``DETS/<seq>.json`` and
 ``DETS/<seq>.npy`` (formats in README), both written atomically at the end.
 
-With ``detections`` (``--detections``), the network does not detect: the given detection
-sets are fused and embedded instead (``dior_cli.infer_given``).
+Which path runs:
+
+- no ``--weights`` (or an ONNX file, or ``yolox``): the detector path of a fresh install,
+  YOLOX-nano boxes, box -> mask and OSNet embeddings (``dior_cli.infer_detector``);
+- ``--weights coco`` or a dior checkpoint: the DIOR network above. Its embedding head is used
+  for appearance only when it was trained (a checkpoint written by ``dior train`` after at least
+  one step); COCO weights and untrained checkpoints get OSNet embeddings of their boxes
+  instead, and dior says so (``--appearance`` overrides); ``producer["appearance"]`` records which;
+- ``--detections``: the network does not detect; the given detection sets are fused and
+  embedded instead (``dior_cli.infer_given``).
 
 Several processes (``torchrun --nproc-per-node N -m dior_cli infer ...``) split the
 sequences by rank: process r takes sequences r, r + N, ... and is their only writer.
@@ -56,6 +64,18 @@ class InferOptions:
     encoder: str | None = None  # osnet or dior; None: osnet with detections, dior (the network) without
     frame_base: int | None = None  # first frame number of given MOTS txt / PNG names; None: the source's
     fusion_iom: float | None = None  # IoM-NMS threshold for given detections; None: fusion.DEFAULT_IOM_THRESH
+    fps: float | None = None  # frames per second to record; None: the source's (video header, seqinfo.ini, KITTI 10)
+    appearance: str = "auto"  # DIOR network path: auto (its head if trained, else OSNet), network, osnet
+    reid_weights: str | None = None  # the OSNet ONNX file; None: found through dior_cli.weights
+    detector: Any = None  # infer_detector.DetectorSettings for the detector path; None: its defaults
+
+    @property
+    def uses_detector(self) -> bool:
+        """The YOLOX path: no DIOR weights named (or an ONNX detector file) and no given detections."""
+        return not self.detections and (self.weights is None or self.weights == "yolox" or str(self.weights).endswith(".onnx"))
+
+    def fps_for(self, seq: SequenceInfo) -> float | None:
+        return seq.fps if self.fps is None else self.fps
 
     @property
     def network_score_thresh(self) -> float:
@@ -68,10 +88,14 @@ class InferOptions:
 
 def run(options: InferOptions) -> dict[str, Any]:
     """Infer every sequence of ``options.source`` handled by this process; return a summary."""
+    if options.fps is not None and not options.fps > 0:
+        raise ConfigError(f"--fps must be positive, got {options.fps}")
     if options.detections:
         from dior_cli.infer_given import run_given
 
         return run_given(options)
+    if options.uses_detector:
+        return run_detector(options)
     import torch
 
     given_only = {"--encoder osnet": options.encoder == "osnet", "--frame-base": options.frame_base is not None,
@@ -81,52 +105,149 @@ def run(options: InferOptions) -> dict[str, Any]:
             raise ConfigError(f"{flag} applies to given detections: add --detections (without it the DIOR network detects and embeds)")
     if options.encoder not in (None, "dior"):
         raise ConfigError(f"--encoder must be osnet or dior, not {options.encoder!r}")
+    if options.appearance not in APPEARANCE_CHOICES:
+        raise ConfigError(f"--appearance must be one of {', '.join(APPEARANCE_CHOICES)}, not {options.appearance!r}")
     if options.batch < 1 or options.network_max_dets < 1:
         raise ConfigError("--batch and --max-dets must be at least 1")
     if not 0 <= options.network_score_thresh <= 1:
         raise ConfigError(f"--score-thresh must be in [0, 1], got {options.network_score_thresh}")
-    sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
-    if not sequences:
-        raise FormatError("holds no sequence with frames", path=options.source)
-    rank, world = _rank_and_world()
-    mine = sequences[rank::world]
+    mine, rank, world = _my_sequences(options)
     device = pick_device(options.device)
     model, weights_name, weights_sha = load_model(options.weights or "coco", device)
     model.set_thresholds(score_thresh=options.network_score_thresh, detections_per_img=options.network_max_dets)
+    osnet, appearance = _appearance(options, weights_name, device)
     summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": str(device),
-                               "weights": weights_name, "rank": rank, "world_size": world, "sequences": {}}
+                               "weights": weights_name, "appearance": appearance, "rank": rank, "world_size": world,
+                               "sequences": {}}
+    producer = {"dior_version": __version__, "weights": weights_name, "weights_sha256": weights_sha, "appearance": appearance}
+    if osnet is not None:
+        producer.update(encoder="osnet", encoder_weights=osnet[1], encoder_weights_sha256=osnet[2])
     for seq in mine:
         json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
         if not options.overwrite and json_path.is_file() and npy_path.is_file():
             summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
             continue
         with torch.inference_mode():
-            summary["sequences"][seq.name] = infer_sequence(model, seq, json_path, npy_path, options, device,
-                                                            producer={"dior_version": __version__, "weights": weights_name,
-                                                                      "weights_sha256": weights_sha})
+            summary["sequences"][seq.name] = infer_sequence(model, seq, json_path, npy_path, options, device, producer=producer,
+                                                            osnet=None if osnet is None else osnet[0])
     return summary
 
 
-def infer_sequence(model, seq: SequenceInfo, json_path: Path, npy_path: Path, options: InferOptions, device, producer: dict) -> dict[str, Any]:
-    """Run the sliding window over one sequence and write its detections and embeddings."""
+APPEARANCE_CHOICES = ("auto", "network", "osnet")
+
+
+def _my_sequences(options: InferOptions) -> tuple[list[SequenceInfo], int, int]:
+    """The source's sequences with frames that this process (rank r of N) handles: r, r + N, ..."""
+    sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
+    if not sequences:
+        raise FormatError("holds no sequence with frames", path=options.source)
+    rank, world = _rank_and_world()
+    return sequences[rank::world], rank, world
+
+
+def run_detector(options: InferOptions) -> dict[str, Any]:
+    """The detector path (``dior_cli.infer_detector``) over every sequence this process handles."""
+    from dior_cli.infer_detector import DetectorSettings, infer_sequence as detect_sequence, load_pipeline
+
+    for flag, used in {"--encoder": options.encoder is not None, "--frame-base": options.frame_base is not None,
+                       "--fusion-iom": options.fusion_iom is not None}.items():
+        if used:
+            raise ConfigError(f"{flag} applies to given detections (--detections) or the DIOR network (--weights), "
+                              "not to the YOLOX detector")
+    settings = options.detector or DetectorSettings()
+    if options.score_thresh is not None or options.max_dets is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, **{k: v for k, v in (("score_thresh", options.score_thresh), ("max_dets", options.max_dets)) if v is not None})
+    settings.check()
+    mine, rank, world = _my_sequences(options)
+    device = pick_device(options.device)
+    detector_weights = None if options.weights in (None, "yolox") else options.weights
+    pipeline = None
+    summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": str(device),
+                               "weights": None, "detector": "yolox_nano", "appearance": "osnet", "rank": rank,
+                               "world_size": world, "sequences": {}}
+    for seq in mine:
+        json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
+        if not options.overwrite and json_path.is_file() and npy_path.is_file():
+            summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
+            continue
+        if pipeline is None:  # loaded once, when the first sequence needs it
+            pipeline = load_pipeline(settings, detector_weights=detector_weights, reid_weights=options.reid_weights, device=device)
+            summary["weights"] = pipeline.producer["weights"]
+        summary["sequences"][seq.name] = detect_sequence(pipeline, seq, json_path, npy_path, fps=options.fps_for(seq))
+    return summary
+
+
+def _appearance(options: InferOptions, weights_name: str, device):
+    """For the DIOR network path: ``((osnet, path, sha256) or None, what embeds)``.
+
+    ``auto`` uses the network's own embedding head only when it was trained (``dior train``
+    records the steps it ran in the checkpoint); COCO weights and untrained heads embed with OSNet.
+    """
+    choice = options.appearance
+    if choice == "auto":
+        trained = _head_was_trained(options.weights or "coco")
+        choice = "network" if trained else "osnet"
+        if not trained:
+            note(f"{weights_name}: the embedding head was never trained, so appearance comes from OSNet x0.25 on each box "
+                 "(--appearance network forces the untrained head)")
+    if choice == "network":
+        return None, "network"
+    from dior_cli.model.osnet import load_osnet, locate_osnet
+    from dior_cli.weights import sha256_file
+
+    located = locate_osnet(options.reid_weights)
+    return (load_osnet(located.path, device=device), str(located.path), sha256_file(located.path)), "osnet"
+
+
+def _head_was_trained(weights: str) -> bool:
+    """A dior checkpoint whose ``extra["steps"]`` is at least 1 (``dior train`` writes it); never COCO."""
+    if weights == "coco":
+        return False
+    from dior_cli.model.checkpoint import read_checkpoint
+
+    extra = read_checkpoint(Path(weights)).get("extra") or {}
+    return int(extra.get("steps", 0) or 0) >= 1
+
+
+def infer_sequence(model, seq: SequenceInfo, json_path: Path, npy_path: Path, options: InferOptions, device, producer: dict,
+                   osnet=None) -> dict[str, Any]:
+    """Run the sliding window over one sequence and write its detections and embeddings.
+
+    With ``osnet``, the rows of ``<seq>.npy`` are OSNet embeddings of each detection's box crop
+    instead of the network's head (whose embeddings are then discarded).
+    """
     start = time.perf_counter()
     parts: list[Detections] = []
     vectors: list[np.ndarray] = []
     num_frames = 0
     image_size = seq.image_size
     frames = seq.open_frames()
-    for frame, result, shape in sliding_window(model, track_progress(frames, seq.name, total=len(frames)), options.batch, device):
+    recent: dict[int, np.ndarray] = {}  # frame -> image, kept until the frame is detected (OSNet needs the pixels)
+
+    def remembered(stream):
+        for index, image in stream:
+            if osnet is not None:
+                recent[index] = image
+            yield index, image
+
+    for frame, result, shape in sliding_window(model, remembered(track_progress(frames, seq.name, total=len(frames))), options.batch, device):
         num_frames = frame + 1
         image_size = shape
         dets, emb = _to_records(frame, result, options.mask_thresh)
+        if osnet is not None:
+            from dior_cli.model.osnet_crops import embed_crops
+
+            emb = embed_crops(osnet, recent.pop(frame), dets.bbox_xyxy)
         parts.append(dets)
         vectors.append(emb)
     if num_frames == 0:
         raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
     detections = concat_detections(parts)
-    embedding_dim = model.config.embedding_dim
+    embedding_dim = 512 if osnet is not None else model.config.embedding_dim
     stacked = np.concatenate([np.zeros((0, embedding_dim), np.float32), *vectors]).astype(np.float32)
-    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=seq.fps,
+    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=options.fps_for(seq),
                                frame_base=seq.frame_base, detections=detections, producer=producer)
     digest = write_detections(json_path, dets_file)
     write_embeddings(npy_path, stacked, json_path, digest)

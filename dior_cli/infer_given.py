@@ -3,12 +3,16 @@
 For every sequence of the source (split by rank under torchrun, as the network path):
 
 1. read the sequence's detections from each set (``formats.external_detections``: MOTS txt,
-   KITTI-MOTS PNGs or dior JSON, frames checked against the source's frames);
+   KITTI-MOTS PNGs, dior JSON or MOTChallenge boxes, frames checked against the source's frames);
 2. drop detections scoring below ``--score-thresh`` when it is given;
 3. fuse the sets frame by frame (``fusion``: IoM-NMS per class, then pixel-disjoint masks,
    higher score wins; a single set goes through the same steps);
 4. keep the ``--max-dets`` best of each frame when it is given;
-5. stream the frames and embed every detection with the chosen encoder:
+5. stream the frames; detections that came as boxes (MOT box files; fused on their filled boxes)
+   get masks from the frame by the box -> mask step (``box_to_mask``, the method per class
+   recorded in ``mask_source``), and the frame's masks are made pixel-disjoint again, higher
+   score winning (a box mask left empty is dropped and counted); then every detection is
+   embedded with the chosen encoder:
    ``osnet`` (the default: OSNet x0.25 on the box crop of the frame, no training needed) or
    ``dior`` (the DIOR embedding head on F_tem with the given mask as its spatial attention);
 6. write ``DETS/<seq>.json`` + ``DETS/<seq>.npy`` with the usual writers; ``producer`` records
@@ -33,7 +37,7 @@ from dior_cli.console import note, track_progress
 from dior_cli.errors import ConfigError, FormatError
 from dior_cli.formats.detections_json import DetectionsFile, write_detections
 from dior_cli.formats.embeddings import write_embeddings
-from dior_cli.formats.external_detections import DetectionSource, ExternalDetections, locate, read_external_detections
+from dior_cli.formats.external_detections import MOT_BOXES, DetectionSource, ExternalDetections, locate, read_external_detections
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
 from dior_cli.fusion import DEFAULT_IOM_THRESH, fuse_sets
 from dior_cli.masks import decode
@@ -115,6 +119,7 @@ class PreparedSequence:
     counts: dict[str, Any]
     settings: dict[str, Any]
     start: float
+    fps: float | None = None
 
 
 def prepare_sequence(seq: SequenceInfo, sources: list[DetectionSource], options: InferOptions, iom_thresh: float) -> PreparedSequence:
@@ -125,8 +130,15 @@ def prepare_sequence(seq: SequenceInfo, sources: list[DetectionSource], options:
     if num_frames == 0:
         raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
     frame_base = seq.frame_base if options.frame_base is None else options.frame_base
-    sets = [read_external_detections(source, sequence=seq.name, num_frames=num_frames, image_size=seq.image_size,
-                                     frame_base=frame_base, set_index=k) for k, source in enumerate(sources)]
+    image_size = seq.image_size
+    if image_size is None and any(source.kind == MOT_BOXES for source in sources):
+        image_size = tuple(frames.read(0).shape[:2])  # boxes are clipped and rasterised at the frames' size
+    sets = [read_external_detections(source, sequence=seq.name, num_frames=num_frames, image_size=image_size,
+                                     frame_base=options.frame_base if source.kind == MOT_BOXES else frame_base, set_index=k)
+            for k, source in enumerate(sources)]
+    for s in sets:
+        if s.note:
+            note(s.note)
     inputs = [s.detections for s in sets]
     below = 0
     if options.score_thresh is not None:
@@ -142,7 +154,7 @@ def prepare_sequence(seq: SequenceInfo, sources: list[DetectionSource], options:
     summary_counts = {"per_set": [len(s.detections) for s in sets], "ignore_skipped": ignored, "below_score": below,
                       **counts.as_dict(), "over_max_dets": capped}
     settings = {"iom_thresh": iom_thresh, "nms": "per class", "score_thresh": options.score_thresh, "max_dets": options.max_dets}
-    return PreparedSequence(seq, frames, num_frames, sets, fused, summary_counts, settings, start)
+    return PreparedSequence(seq, frames, num_frames, sets, fused, summary_counts, settings, start, options.fps_for(seq))
 
 
 def embed_and_write(prepared: PreparedSequence, encoder, json_path: Path, npy_path: Path) -> dict[str, Any]:
@@ -150,7 +162,14 @@ def embed_and_write(prepared: PreparedSequence, encoder, json_path: Path, npy_pa
     seq, fused, num_frames = prepared.seq, prepared.fused, prepared.num_frames
     image_size = seq.image_size or next((tuple(r["size"]) for s in prepared.sets for r in s.detections.rles), None)
     frames = track_progress(_checked_frames(prepared.frames, image_size, seq), seq.name, total=num_frames)
+    boxed = _box_rows(prepared)
+    if boxed.size:
+        masked = BoxMasking(fused, boxed, num_frames)
+        frames = masked.stream(frames)
     vectors = encoder.embed_sequence(frames, fused, num_frames)
+    if boxed.size:
+        fused, vectors, prepared.counts["box_masks_emptied"] = masked.result(vectors)
+        prepared.counts["mask_sources"] = masked.methods_used
     if image_size is None:
         image_size = prepared.frames.image_size  # an image folder knows its size once a frame is read
     producer = {
@@ -158,7 +177,7 @@ def embed_and_write(prepared: PreparedSequence, encoder, json_path: Path, npy_pa
         "detections": [{"path": str(s.source.path), "format": s.source.kind, "sha256": s.sha256, "frame_base": s.frame_base} for s in prepared.sets],
         "fusion": prepared.settings,
     }
-    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=seq.fps,
+    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=prepared.fps,
                                frame_base=seq.frame_base, detections=fused, producer=producer)
     digest = write_detections(json_path, dets_file)
     write_embeddings(npy_path, vectors, json_path, digest)
@@ -167,6 +186,63 @@ def embed_and_write(prepared: PreparedSequence, encoder, json_path: Path, npy_pa
         "frames": num_frames, "detections": len(fused), "seconds": round(seconds, 2),
         "frames_per_second": round(num_frames / seconds, 2) if seconds > 0 else None, "fusion": prepared.counts,
     }
+
+
+def _box_rows(prepared: PreparedSequence) -> np.ndarray:
+    """Rows of the fused detections that came from a MOT box set (their masks are still filled boxes)."""
+    from_boxes = {k for k, s in enumerate(prepared.sets) if s.masks_from_boxes}
+    return np.array([i for i, extra in enumerate(prepared.fused.extras) if extra.get("origin", {}).get("set") in from_boxes],
+                    dtype=np.int64)
+
+
+class BoxMasking:
+    """Gives the box rows of one sequence's fused detections masks from their frames, as the frames stream by.
+
+    Per frame, the box rows' masks come from ``box_to_mask.BoxMasker`` (its default method per
+    class); then all the frame's masks (box rows and rows that came with masks) are made
+    pixel-disjoint, the higher score winning. Rows whose mask is left empty are removed by
+    ``result`` (with their embedding rows) and counted.
+    """
+
+    def __init__(self, dets: Detections, box_rows: np.ndarray, num_frames: int) -> None:
+        from dior_cli.box_to_mask import BoxMasker
+
+        self.dets = dets
+        self.rles = list(dets.rles)
+        self.extras = [dict(e) for e in dets.extras]
+        self.is_box = np.zeros(len(dets), dtype=bool)
+        self.is_box[box_rows] = True
+        self.by_frame = dets.rows_by_frame(num_frames)
+        self.masker = BoxMasker()
+        self.methods_used: dict[str, int] = {}
+
+    def stream(self, frames):
+        """Pass ``(frame, image)`` pairs through, masking that frame's box rows on the way."""
+        from dior_cli.masks import make_disjoint
+
+        for frame, image in frames:
+            rows = self.by_frame[frame]
+            boxes = rows[self.is_box[rows]]
+            made = self.masker.masks_for_frame(image, self.dets.bbox_xyxy[boxes], self.dets.class_id[boxes], self.dets.score[boxes])
+            for row, rle, method in zip(boxes, made.rles, made.methods):
+                self.rles[row] = rle
+                self.extras[row]["mask_source"] = method
+                self.methods_used[method] = self.methods_used.get(method, 0) + 1
+            if len(rows) > len(boxes):  # masks of other sets share the frame: one disjoint pass over all of them
+                disjoint, _moved = make_disjoint([self.rles[r] for r in rows], priority=self.dets.score[rows])
+                for row, rle in zip(rows, disjoint):
+                    self.rles[row] = rle
+            yield frame, image
+
+    def result(self, vectors: np.ndarray) -> tuple[Detections, np.ndarray, int]:
+        """The detections with their new masks (empty ones removed), their embedding rows, and how many were removed."""
+        from dior_cli.masks import area
+
+        keep = np.flatnonzero(area(self.rles) > 0) if self.rles else np.zeros(0, np.int64)
+        dets = Detections(frame=self.dets.frame[keep], class_id=self.dets.class_id[keep], score=self.dets.score[keep],
+                          bbox_xyxy=self.dets.bbox_xyxy[keep].reshape(-1, 4), rles=[self.rles[i] for i in keep],
+                          extras=tuple(self.extras[i] for i in keep))
+        return dets, vectors[keep], len(self.rles) - len(keep)
 
 
 def _cap_per_frame(dets: Detections, num_frames: int, max_dets: int) -> tuple[Detections, int]:
@@ -250,14 +326,13 @@ class DiorEncoder:
 
 def load_encoder(name: str, weights: str | None, device, batch: int):
     """The encoder ``name`` on ``device``: OSNet (``weights`` None = the shipped file) or DIOR (``--weights``)."""
-    from dior_cli.model.checkpoint import sha256_of
-
     if name == "osnet":
-        from dior_cli.model.osnet import load_osnet, shipped_weights_path
+        from dior_cli.model.osnet import load_osnet, locate_osnet
+        from dior_cli.weights import sha256_file
 
-        model = load_osnet(weights, device=device)
-        path = Path(weights) if weights is not None else shipped_weights_path()
-        return OsnetEncoder(model=model, weights=str(path), weights_sha256=sha256_of(path))
+        located = locate_osnet(weights)
+        model = load_osnet(located.path, device=device)
+        return OsnetEncoder(model=model, weights=str(located.path), weights_sha256=sha256_file(located.path))
     from dior_cli.infer import load_model
 
     model, weights_name, weights_sha = load_model(weights, device)

@@ -100,6 +100,37 @@ def bbox_xyxy(rles: Sequence[Rle]) -> np.ndarray:
     return xywh
 
 
+def box_pixel_ranges(boxes_xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """The pixels a box covers: ``(N, 4)`` int64 ``[c0, r0, c1, r1]``, rows r0..r1-1 and columns c0..c1-1.
+
+    Pixel ``(r, c)`` is the square ``[c, c+1) x [r, r+1)``; a box covers the pixels whose centre
+    ``(c + 0.5, r + 0.5)`` lies inside it, and at least the one pixel its top-left corner falls
+    in (so a thin box is never empty). Ranges are clipped to the image ``[h, w]``.
+    """
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    height, width = image_size
+    lo = np.ceil(boxes[:, :2] - 0.5).astype(np.int64)  # first covered column, row
+    hi = np.ceil(boxes[:, 2:] - 0.5).astype(np.int64)  # one past the last
+    thin = hi <= lo  # no pixel centre inside: take the pixel of the top-left corner
+    corner = np.floor(boxes[:, :2]).astype(np.int64)
+    lo, hi = np.where(thin, corner, lo), np.where(thin, corner + 1, hi)
+    limits = np.array([width, height])
+    lo = np.clip(lo, 0, limits - 1)
+    hi = np.clip(hi, lo + 1, limits)
+    return np.concatenate([lo, hi], axis=1)
+
+
+def box_rles(boxes_xyxy: np.ndarray, image_size: tuple[int, int]) -> list[Rle]:
+    """Each box as a filled rectangle mask of ``image_size`` ``[h, w]`` (pixels of ``box_pixel_ranges``)."""
+    height, width = image_size
+    rles = []
+    for c0, r0, c1, r1 in box_pixel_ranges(boxes_xyxy, image_size):
+        mask = np.zeros((height, width), dtype=bool)
+        mask[r0:r1, c0:c1] = True
+        rles.append(encode(mask))
+    return rles
+
+
 def iou_matrix(a: Sequence[Rle], b: Sequence[Rle]) -> np.ndarray:
     """Intersection over union between every mask of ``a`` and of ``b``: ``(N, M)`` float64.
 

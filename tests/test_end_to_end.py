@@ -2,17 +2,35 @@
 
 A small DIOR configuration (ResNet-18 with GroupNorm, 96x128 frames, narrow heads;
 ``examples/train_tiny_cpu.yaml``) is trained from random weights on four synthetic
-sequences, then run through ``dior infer``, ``dior track --offline-reid`` and
-``dior evaluate`` on a held-out synthetic sequence. The same pipeline with the same
-configuration left untrained (random weights, the starting point of the training) is the
-baseline.
+sequences, then run through ``dior infer``, ``dior track`` and ``dior evaluate`` on a
+held-out synthetic sequence (synth0004: 40 frames, 237 object masks).
 
-Thresholds were set from what these two models get on the dev machine. Trained: sMOTSA 0.292,
-IDF1 0.693, identity ROC AUC 0.965 (earlier versions of the generator that differed only in
-float rounding of the texture gave sMOTSA 0.28-0.37 and IDF1 0.55-0.74: training from scratch
-amplifies the last bit, so other CPUs will differ too). Untrained: sMOTSA 0 and IDF1 0 (no
-detection scores 0.5), AUC 0.789. The thresholds sit well under the trained spread and far above
-the untrained model.
+Determinism. The test fixes torch's thread count (1, whatever the machine has) and asks for
+deterministic kernels, and every seed is fixed (train.seed, torch.manual_seed per step), so
+on one machine and one set of library versions it gives the same numbers on every run.
+Training from scratch is chaotic, though: a different float rounding (another CPU, another
+library build, another thread count) changes the losses from about step 3 on and the model
+that comes out. The thresholds are therefore set from the spread of two such draws, the same
+training at 1 and at 2 threads on the dev machine (2 cores, torch 2.14.1, AVX-512):
+
+    held-out, class average                  1 thread   2 threads   threshold
+    HOTA   (trained, appearance + re-ID)      0.528      0.390       >= 0.30
+    IDF1   (trained, appearance + re-ID)      0.680      0.503       >= 0.40
+    IDF1 gain over masks only, same detections +0.072    +0.080      >= 0.03
+    IDF1 gain over masks only, ground-truth masks +0.068 +0.072      >= 0.03
+    identity ROC AUC, trained - untrained     0.952-0.789 0.949-0.789 >= 0.10
+    sMOTSA (printed, not asserted)            0.296      0.044
+
+sMOTSA swings most (it subtracts false positives and ID switches from true positives, and
+both draws sit near that balance), so it is reported, not asserted. Each threshold sits about
+a quarter under the lower draw, and each fails when training is broken: a detector that did
+not learn finds nothing (HOTA and IDF1 0), an embedding head that did not learn adds no
+identity over masks alone (gains about 0, as the untrained head's +0.000 on ground-truth
+masks shows) and separates identities no better than at initialisation (AUC 0.789).
+
+The baselines are fair ones: the same trained detections tracked on masks alone, the
+ground-truth masks tracked on masks alone, and the untrained head's embeddings of the very
+same ground-truth masks.
 """
 
 from __future__ import annotations
@@ -36,9 +54,10 @@ runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "examples" / "train_tiny_cpu.yaml"
 
-SMOTSA_MIN = 0.15  # trained, class average over car and pedestrian
-IDF1_MIN = 0.4
-UNTRAINED_MAX = 0.05  # untrained: no detection survives --score-thresh 0.5
+THREADS = 1  # fixed, so the result does not depend on the machine's core count
+HOTA_MIN = 0.30  # trained, appearance + re-ID, class average over car and pedestrian
+IDF1_MIN = 0.40
+APPEARANCE_GAIN_MIN = 0.03  # IDF1 with appearance + re-ID over masks only, on the same masks
 AUC_GAIN_MIN = 0.1  # trained embeddings' same-vs-different-identity ROC AUC over the untrained ones'
 
 
@@ -49,11 +68,26 @@ def _cli(*args: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory) -> dict:
-    """Train once; run both checkpoints through infer, track and evaluate on the held-out sequence."""
+def fixed_threads():
+    """One torch thread and deterministic kernels for the module; the previous settings after."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(THREADS)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, fixed_threads) -> dict:
+    """Train once; track the held-out sequence's detections (appearance + re-ID, and masks only), and
+    its ground-truth masks embedded by the trained and by the untrained head."""
     root = tmp_path_factory.mktemp("e2e")
+    held = root / "held"
     _cli("synth", str(root / "train"), "--sequences", "4", "--frames", "30", "--size", "96x128")
-    _cli("synth", str(root / "held"), "--sequences", "1", "--first", "4", "--frames", "40", "--size", "96x128")
+    _cli("synth", str(held), "--sequences", "1", "--first", "4", "--frames", "40", "--size", "96x128")
     summary = _cli("train", str(root / "train"), "--out", str(root / "run"), "--init", "none", "--device", "cpu", "--config", str(CONFIG))
 
     trained = Path(summary["weights"])
@@ -61,16 +95,20 @@ def pipeline(tmp_path_factory) -> dict:
     torch.manual_seed(0)  # what training started from: the same configuration, random weights
     untrained = save_checkpoint(root / "untrained.pt", DiorNet(model.config))
 
-    results = {"summary": summary}
+    def tracked(dets: Path, name: str, *flags: str) -> dict:
+        _cli("track", str(dets), "--out", str(root / name), *flags)
+        return _cli("evaluate", "--gt", str(held), "--pred", str(root / name), "--out", str(root / f"{name}.metrics.json"))["combined"]["class_average"]
+
+    results: dict = {"summary": summary}
+    _cli("infer", str(held), "--out", str(root / "dets"), "--weights", str(trained), "--device", "cpu")
+    results["detections"] = {"appearance": tracked(root / "dets", "tracks", "--offline-reid"),
+                             "masks_only": tracked(root / "dets", "tracks_masks", "--masks-only")}
     for name, weights in (("trained", trained), ("untrained", untrained)):
-        run = root / name
-        _cli("infer", str(root / "held"), "--out", str(run / "dets"), "--weights", str(weights), "--device", "cpu")
-        _cli("track", str(run / "dets"), "--out", str(run / "tracks"), "--offline-reid")
-        metrics = _cli("evaluate", "--gt", str(root / "held"), "--pred", str(run / "tracks"))
-        given = run / "gt_dets"  # the ground-truth masks embedded by this checkpoint's head
-        _cli("infer", str(root / "held"), "--out", str(given), "--detections", str(root / "held" / "instances_txt"),
+        given = root / f"gt_dets_{name}"  # the ground-truth masks embedded by this checkpoint's head
+        _cli("infer", str(held), "--out", str(given), "--detections", str(held / "instances_txt"),
              "--encoder", "dior", "--weights", str(weights), "--device", "cpu")
-        results[name] = {"metrics": metrics["combined"]["class_average"], "auc": _identity_auc(given, root / "held")}
+        results[name] = {"auc": _identity_auc(given, held), "appearance": tracked(given, f"gt_tracks_{name}", "--offline-reid")}
+    results["ground_truth_masks_only"] = tracked(root / "gt_dets_trained", "gt_tracks_masks", "--masks-only")
     return results
 
 
@@ -98,11 +136,16 @@ def _identity_of(dets, gt) -> np.ndarray:
     return np.array([by_mask[(int(f), r["counts"])] for f, r in zip(dets.detections.frame, dets.detections.rles)])
 
 
+def _line(name: str, m: dict) -> str:
+    return f"{name}: HOTA {m['HOTA']:.3f} IDF1 {m['IDF1']:.3f} sMOTSA {m['sMOTSA']:.3f} IDSW {m['IDSW']}"
+
+
 def test_training_lowers_the_losses(pipeline):
     """Mean of the last 20 steps against the first 20: classification, mask and objectness fall by
     30 % or more, the identity loss by 15 % (it starts at ln(identities) and falls slowly: the
     classifier reads unit-length embeddings, so its logits are small). loss_box_reg is left out:
-    it averages over the positive proposals, which are few and easy at the start."""
+    it averages over the positive proposals, which are few and easy at the start. Measured at 1 and
+    2 threads: factors 0.46/0.47, 0.30/0.30, 0.11/0.11 and 0.77/0.76."""
     log = [json.loads(line) for line in (Path(pipeline["summary"]["out"]) / "train_log.jsonl").read_text().splitlines()]
     first, last = log[:20], log[-20:]
     for name, factor in (("loss_classifier", 0.7), ("loss_mask", 0.7), ("loss_objectness", 0.7), ("loss_emb", 0.85)):
@@ -110,11 +153,22 @@ def test_training_lowers_the_losses(pipeline):
 
 
 def test_trained_model_tracks_the_held_out_sequence(pipeline):
-    trained, untrained = pipeline["trained"]["metrics"], pipeline["untrained"]["metrics"]
-    print(f"\ntrained: sMOTSA {trained['sMOTSA']:.3f} IDF1 {trained['IDF1']:.3f} HOTA {trained['HOTA']:.3f} IDSW {trained['IDSW']}"
-          f"\nuntrained: sMOTSA {untrained['sMOTSA']:.3f} IDF1 {untrained['IDF1']:.3f} HOTA {untrained['HOTA']:.3f}")
-    assert trained["sMOTSA"] >= SMOTSA_MIN and trained["IDF1"] >= IDF1_MIN
-    assert untrained["sMOTSA"] <= UNTRAINED_MAX and untrained["IDF1"] <= UNTRAINED_MAX
+    tracked = pipeline["detections"]["appearance"]
+    print(f"\n{_line('trained, appearance + re-ID', tracked)}\n{_line('trained, masks only', pipeline['detections']['masks_only'])}")
+    assert tracked["HOTA"] >= HOTA_MIN and tracked["IDF1"] >= IDF1_MIN
+
+
+def test_appearance_beats_masks_alone_on_the_same_detections(pipeline):
+    gain = pipeline["detections"]["appearance"]["IDF1"] - pipeline["detections"]["masks_only"]["IDF1"]
+    print(f"\nIDF1 gain of appearance + re-ID over masks only, trained detections: {gain:+.3f}")
+    assert gain >= APPEARANCE_GAIN_MIN
+
+
+def test_trained_embeddings_link_ground_truth_masks_better(pipeline):
+    masks_only = pipeline["ground_truth_masks_only"]["IDF1"]
+    trained, untrained = pipeline["trained"]["appearance"]["IDF1"], pipeline["untrained"]["appearance"]["IDF1"]
+    print(f"\nground-truth masks: IDF1 masks only {masks_only:.3f}, trained embeddings {trained:.3f}, untrained {untrained:.3f}")
+    assert trained - masks_only >= APPEARANCE_GAIN_MIN
 
 
 def test_trained_embeddings_separate_identities_better(pipeline):

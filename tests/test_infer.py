@@ -45,13 +45,14 @@ def vtest20(tmp_path_factory) -> Path:
 def test_infer_real_video_writes_valid_aligned_outputs(checkpoint, vtest20, tmp_path):
     out = tmp_path / "dets"
     result = runner.invoke(app, ["infer", str(vtest20), "--out", str(out), "--weights", str(checkpoint), "--score-thresh", "0.0",
-                                 "--max-dets", "5", "--device", "cpu", "--json"])
+                                 "--max-dets", "5", "--device", "cpu", "--appearance", "network", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["sequences"]["vtest20"]["frames"] == 20
     dets = read_detections(out / "vtest20.json")  # validates schema, RLEs, sizes
     assert (dets.num_frames, dets.fps, dets.frame_base, dets.image_size) == (20, 10.0, 0, (576, 768))
     assert dets.producer["weights"] == str(checkpoint) and len(dets.producer["weights_sha256"]) == 64
+    assert dets.producer["appearance"] == "network"
     d = dets.detections
     assert len(d) > 0 and set(np.unique(d.class_id).tolist()) <= {1, 2}
     assert max(len(rows) for rows in d.rows_by_frame(20)) <= 5
@@ -63,6 +64,33 @@ def test_infer_real_video_writes_valid_aligned_outputs(checkpoint, vtest20, tmp_
     # a re-run skips the finished sequence
     again = runner.invoke(app, ["infer", str(vtest20), "--out", str(out), "--weights", str(checkpoint), "--json"])
     assert "skipped" in json.loads(again.stdout)["sequences"]["vtest20"]
+
+
+def test_an_untrained_head_is_not_used_for_appearance_osnet_embeds_instead(checkpoint, vtest20, tmp_path):
+    """The tiny checkpoint was never trained (no steps recorded): auto gives OSNet's 512-d rows, equal to OSNet on each box."""
+    from dior_cli.formats.frames import VideoSource
+    from dior_cli.model.osnet import load_osnet
+    from dior_cli.model.osnet_crops import embed_crops
+    from tests.model.test_osnet import ONNX
+
+    require(ONNX)
+    out = tmp_path / "dets"
+    result = runner.invoke(app, ["infer", str(vtest20), "--out", str(out), "--weights", str(checkpoint), "--score-thresh", "0.0",
+                                 "--max-dets", "3", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["appearance"] == "osnet"
+    assert "never trained" in result.stderr and "OSNet" in result.stderr
+    dets = read_detections(out / "vtest20.json")
+    assert dets.producer["appearance"] == "osnet" and dets.producer["encoder_weights"].endswith("osnet_x0_25_msmt17.onnx")
+    emb = read_embeddings(out / "vtest20.npy", dets, out / "vtest20.json").vectors
+    d = dets.detections
+    assert emb.shape == (len(d), 512) and len(d) > 0
+    osnet = load_osnet(ONNX)
+    for frame, image in VideoSource(vtest20, 20):
+        rows = d.rows_by_frame(20)[frame]
+        np.testing.assert_allclose(emb[rows], embed_crops(osnet, image, d.bbox_xyxy[rows]), atol=1e-5)
+        if frame == 2:
+            break
 
 
 class _CountingModel:
@@ -154,7 +182,8 @@ def test_torchrun_two_processes_split_sequences(checkpoint, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [torchrun, "--nproc-per-node", "2", "--log-dir", str(logs), "--redirects", "3", "-m", "dior_cli", "infer", str(root),
-         "--weights", str(checkpoint), "--out", str(tmp_path / "dets"), "--device", "cpu", "--score-thresh", "0.0", "--json"],
+         "--weights", str(checkpoint), "--out", str(tmp_path / "dets"), "--device", "cpu", "--score-thresh", "0.0",
+         "--appearance", "network", "--json"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -303,3 +303,46 @@ def rectangle_iom(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) ->
     """Intersection over the smaller area of two xyxy rectangles."""
     inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
     return inter / min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+
+
+# --- MOTChallenge box files: boxes get masks from the frames ---------------------------------------
+
+
+def test_mot_public_box_detections_get_masks_from_the_frames(tmp_path):
+    """MOT17-05's public Faster R-CNN boxes of its first frames: every kept detection has a mask inside its box made
+    by the pedestrian default (selfie, or its ellipse fallback), masks are pixel-disjoint, OSNet embeds every row."""
+    from dior_cli.formats.detections_json import read_detections
+    from dior_cli.formats.embeddings import read_embeddings
+    from dior_cli.masks import area, decode, has_overlap
+    from tests.conftest import MOT17_MINI
+    from tests.model.test_osnet import ONNX
+
+    seq = require(MOT17_MINI / "train" / "MOT17-05-FRCNN")
+    require(ONNX)
+    frames = len(list((seq / "img1").glob("*.jpg")))
+    rows = [line for line in (seq / "det" / "det.txt").read_text().splitlines() if int(line.split(",")[0]) <= frames]
+    det = tmp_path / "det.txt"
+    det.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "dets"
+    result = runner.invoke(app, ["infer", str(seq), "--detections", str(det), "--out", str(out), "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["sequences"]["MOT17-05-FRCNN"]
+    fusion = summary["fusion"]
+    assert fusion["per_set"] == [len(rows)]
+    doc = read_detections(out / "MOT17-05-FRCNN.json")
+    d = doc.detections
+    assert len(d) == len(rows) - fusion["suppressed"] - fusion["emptied"] - fusion["box_masks_emptied"] > 0
+    sources = [e["mask_source"] for e in d.extras]
+    assert set(sources) <= {"selfie", "ellipse"} and sources.count("selfie") > 0
+    assert sum(fusion["mask_sources"].values()) >= len(d)
+    for k in range(len(d)):
+        mask = decode(d.rles[k])
+        ys, xs = np.nonzero(mask)
+        x0, y0, x1, y1 = d.bbox_xyxy[k]
+        assert xs.min() >= np.floor(x0) and xs.max() < np.ceil(x1) and ys.min() >= np.floor(y0) and ys.max() < np.ceil(y1)
+    box_areas = (d.bbox_xyxy[:, 2] - d.bbox_xyxy[:, 0]) * (d.bbox_xyxy[:, 3] - d.bbox_xyxy[:, 1])
+    assert np.median(area(d.rles) / box_areas) < 0.9  # real masks, not the filled boxes
+    for rows_of_frame in d.rows_by_frame(doc.num_frames):
+        assert not has_overlap([d.rles[i] for i in rows_of_frame])
+    emb = read_embeddings(out / "MOT17-05-FRCNN.npy", doc, out / "MOT17-05-FRCNN.json")
+    assert emb.vectors.shape == (len(d), 512)

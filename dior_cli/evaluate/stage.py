@@ -1,10 +1,12 @@
-"""``dior evaluate``: the official MOTS numbers (TrackEval 1.3.0's), from any layout.
+"""``dior evaluate``: the official numbers (TrackEval 1.3.0's), from any layout, for masks
+(MOTS: KITTI-MOTS, MOTS20) and boxes (MOTChallenge: MOT15, MOT16, MOT17, MOT20).
 
 The stage finds the ground truth and the predictions, evaluates each sequence (in
 parallel over sequences), combines sequences per class as TrackEval does, averages over
 classes when there are several, and returns one document (schema ``dior.metrics/v1``).
 Each sequence's IoU matrices are computed once per frame and shared by every class and by
-the three metric families.
+the three metric families. Box ground truth is scored against MOT box files, or with
+``boxes`` against the bounding boxes of MOTS masks (:mod:`dior_cli.evaluate.boxes`).
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from dior_cli import __version__
 from dior_cli.console import track_progress
 from dior_cli.errors import ConfigError, DiorError, FormatError
 from dior_cli.evaluate import clear, hota, identity
+from dior_cli.evaluate.box_sequences import holds_masks, mask_frame_bases, score_box_sequence
+from dior_cli.evaluate.boxes import describe_preprocessing
 from dior_cli.evaluate.combine import add_mots_names, class_average_clear, class_average_hota, class_average_identity
 from dior_cli.evaluate.preprocess import class_sequence, find_overlap, pair_frames, resolve_overlaps
-from dior_cli.formats.eval_layouts import discover_ground_truth, find_predictions, read_annotation_rows
+from dior_cli.formats.box_layouts import discover_box_ground_truth, holds_box_ground_truth
+from dior_cli.formats.eval_layouts import BOX_BENCHMARKS, GroundTruthSet, discover_ground_truth, find_predictions, read_annotation_rows
 from dior_cli.records import CAR, PEDESTRIAN, MotsRows
 
 SCHEMA = "dior.metrics/v1"
 CLASS_IDS = {"car": CAR, "pedestrian": PEDESTRIAN}
-BENCHMARK_CLASSES = {"kitti-mots": ("car", "pedestrian"), "mots20": ("pedestrian",)}
+BENCHMARK_CLASSES = {"kitti-mots": ("car", "pedestrian"), "mots20": ("pedestrian",), **{b: ("pedestrian",) for b in BOX_BENCHMARKS}}
 CLASS_AVERAGE = "class_average"
 
 HOTA_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr", "OWTA", "HOTA(0)", "LocA(0)")
@@ -39,7 +44,8 @@ CLEAR_FIELDS = (
 )
 IDENTITY_FIELDS = ("IDF1", "IDR", "IDP", "IDTP", "IDFN", "IDFP")
 MOTS_FIELDS = ("sMOTSA", "MOTSA", "MOTSP", "MODSA")
-FIELDS = HOTA_FIELDS + CLEAR_FIELDS + IDENTITY_FIELDS + MOTS_FIELDS
+BOX_FIELDS = HOTA_FIELDS + CLEAR_FIELDS + IDENTITY_FIELDS
+FIELDS = BOX_FIELDS + MOTS_FIELDS  # masks: the CLEAR fields under their MOTS names too
 CURVE_FIELDS = ("HOTA", "DetA", "AssA")
 
 
@@ -48,9 +54,11 @@ class EvaluateOptions:
     """What to evaluate and how (the CLI's options).
 
     Attributes:
-        gt: ground-truth folder (any supported layout).
-        pred: folder of ``<seq>.txt`` or ``<seq>/`` PNG folders.
-        benchmark: ``auto``, ``kitti-mots`` or ``mots20``.
+        gt: ground-truth folder (any supported layout, masks or boxes).
+        pred: folder of ``<seq>.txt`` (MOTS txt, or MOT box files for box ground truth) or
+            ``<seq>/`` PNG folders.
+        benchmark: ``auto``, ``kitti-mots`` or ``mots20`` (masks), ``mot15``, ``mot16``,
+            ``mot17`` or ``mot20`` (boxes).
         seqmap: seqmap file selecting (and for mots_tools style, sizing) the sequences.
         split: split to use where the layout has several (``train``, ``test``, ``val``...).
         classes: class names to evaluate; ``None`` = the benchmark's.
@@ -59,6 +67,8 @@ class EvaluateOptions:
             instead of refusing them.
         allow_missing: score a sequence without a prediction file as empty instead of
             refusing.
+        boxes: the predictions are MOTS masks (txt or PNG folders) to score by their
+            bounding boxes against box ground truth.
     """
 
     gt: Path
@@ -70,10 +80,14 @@ class EvaluateOptions:
     workers: int = 0
     resolve_overlaps: bool = False
     allow_missing: bool = False
+    boxes: bool = False
 
 
 @dataclass(frozen=True)
 class _Task:
+    """One sequence to score; ``pred_kind``: ``mask`` (against mask ground truth), ``box``
+    (MOT box file) or ``mask-box`` (MOTS masks scored by their boxes)."""
+
     name: str
     num_frames: int
     frame_base: int
@@ -81,11 +95,20 @@ class _Task:
     pred_path: Path | None
     class_ids: tuple[int, ...]
     resolve_overlaps: bool
+    benchmark: str = "kitti-mots"
+    pred_kind: str = "mask"
+    pred_frame_base: int = 0
+    image_size: tuple[int, int] | None = None
 
 
 def run(options: EvaluateOptions) -> dict[str, Any]:
     """Evaluate and return the metrics document (see the module docstring)."""
-    gt_set = discover_ground_truth(options.gt, benchmark=options.benchmark, seqmap=options.seqmap, split=options.split)
+    gt_set = _discover(options)
+    boxed = gt_set.similarity == "box"
+    if options.boxes and not boxed:
+        raise ConfigError(f"--boxes scores masks by their boxes against box ground truth (MOT15/16/17/20); {options.gt} holds {gt_set.benchmark} masks")
+    if boxed and options.resolve_overlaps:
+        raise ConfigError("--resolve-overlaps is for mask evaluation; box evaluation does not mind overlapping boxes")
     classes = _choose_classes(options.classes, gt_set.benchmark)
     names = [s.name for s in gt_set.sequences]
     found, missing, extra = find_predictions(options.pred, names)
@@ -97,17 +120,25 @@ def run(options: EvaluateOptions) -> dict[str, Any]:
         decisions.append(f"scored as empty (no prediction file): {', '.join(missing)}")
     if extra:
         decisions.append(f"ignored, no ground truth for: {', '.join(extra)}")
+    pred_kind = ("mask-box" if options.boxes else "box") if boxed else "mask"
+    pred_bases = mask_frame_bases(found, gt_set.frame_base, decisions) if pred_kind == "mask-box" else {}
     tasks = [
-        _Task(s.name, s.num_frames, gt_set.frame_base, s.gt_txt or s.gt_png, found.get(s.name), tuple(CLASS_IDS[c] for c in classes), options.resolve_overlaps)
+        _Task(s.name, s.num_frames, gt_set.frame_base, s.gt_txt or s.gt_png, found.get(s.name), tuple(CLASS_IDS[c] for c in classes),
+              options.resolve_overlaps, gt_set.benchmark, pred_kind, pred_bases.get(s.name, gt_set.frame_base), s.image_size)
         for s in gt_set.sequences
     ]
     outcomes = _evaluate_all(tasks, options.workers)
+    decisions += [note for name in names for note in outcomes[name].get("notes", [])]
+    fields = BOX_FIELDS if boxed else FIELDS
     per_sequence_raw = {name: outcomes[name]["classes"] for name in names}
-    combined_raw = {c: _combine([per_sequence_raw[n][CLASS_IDS[c]] for n in names]) for c in classes}
+    combined_raw = {c: _combine([per_sequence_raw[n][CLASS_IDS[c]] for n in names], mots_names=not boxed) for c in classes}
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "dior_version": __version__,
         "benchmark": gt_set.benchmark,
+        "similarity": gt_set.similarity,
+        "predictions_kind": {"mask": "masks", "box": "boxes", "mask-box": "bounding boxes of masks"}[pred_kind],
+        "preprocessing": describe_preprocessing(gt_set.benchmark) if boxed else "mask IoU; unmatched predictions more than half inside ignore regions removed",
         "ground_truth": str(options.gt),
         "predictions": str(options.pred),
         "layout": gt_set.layout,
@@ -125,8 +156,8 @@ def run(options: EvaluateOptions) -> dict[str, Any]:
             for s in gt_set.sequences
         },
         "decisions": decisions,
-        "per_sequence": {n: {c: summarise(per_sequence_raw[n][CLASS_IDS[c]]) for c in classes} for n in names},
-        "combined": {c: summarise(combined_raw[c]) for c in classes},
+        "per_sequence": {n: {c: summarise(per_sequence_raw[n][CLASS_IDS[c]], fields) for c in classes} for n in names},
+        "combined": {c: summarise(combined_raw[c], fields) for c in classes},
         "alphas": [float(a) for a in hota.ALPHAS],
         "curves": {
             "per_sequence": {n: {c: _curves(per_sequence_raw[n][CLASS_IDS[c]]) for c in classes} for n in names},
@@ -140,11 +171,48 @@ def run(options: EvaluateOptions) -> dict[str, Any]:
     return doc
 
 
-def summarise(result: dict[str, Any]) -> dict[str, float | int | None]:
-    """One class's fields as reported: HOTA arrays as their mean over the 19 alphas,
-    counts as ints, MOTS names added, NaN as ``None``."""
+HEADLINE_FIELDS = ("HOTA", "IDF1", "MOTA", "IDSW")
+COMBINED = "COMBINED"
+
+
+def evaluate_box_tracks(
+    gt: str | os.PathLike, pred: str | os.PathLike, *, masks: bool | None = None, benchmark: str = "auto",
+    workers: int = 1, allow_missing: bool = False,
+) -> dict[str, dict[str, float | int | None]]:
+    """Score a folder of tracks against box ground truth (MOT15/16/17/20), as ``dior evaluate``.
+
+    Args:
+        gt: box ground truth: a MOTChallenge dataset, split or sequence folder, or TrackEval's layout.
+        pred: a folder of ``<seq>.txt``: MOT box files, or MOTS txt masks (``dior track`` /
+            ``dior reid`` output, scored by their bounding boxes).
+        masks: whether ``pred`` holds masks; ``None`` = decide from its first ``.txt``.
+        benchmark: ``auto`` (decided from the layout and folder names) or ``mot15`` ... ``mot20``.
+        workers: processes over sequences (0 = one per core).
+        allow_missing: score a sequence without a prediction file as empty instead of refusing.
+
+    Returns:
+        ``{sequence: {"HOTA", "IDF1", "MOTA", "IDSW"}}`` plus the combination over sequences
+        under ``"COMBINED"`` (TrackEval's COMBINED_SEQ): ratios as fractions, NaN as ``None``.
+        For every field, the decisions and the curves, call :func:`run` with
+        ``EvaluateOptions(gt, pred, boxes=...)``.
+    """
+    if benchmark not in ("auto", *BOX_BENCHMARKS):
+        raise ConfigError(f"box evaluation: benchmark must be auto or one of {', '.join(BOX_BENCHMARKS)}, not {benchmark!r}")
+    boxes = holds_masks(Path(pred)) if masks is None else masks
+    doc = run(EvaluateOptions(gt=Path(gt), pred=Path(pred), benchmark=benchmark, workers=workers, allow_missing=allow_missing, boxes=boxes))
+    if doc["similarity"] != "box":
+        raise ConfigError(f"{gt} holds {doc['benchmark']} mask ground truth, not boxes: use run(EvaluateOptions(...))")
+    scores = {seq: {f: by_class["pedestrian"][f] for f in HEADLINE_FIELDS} for seq, by_class in doc["per_sequence"].items()}
+    scores[COMBINED] = {f: doc["combined"]["pedestrian"][f] for f in HEADLINE_FIELDS}
+    return scores
+
+
+def summarise(result: dict[str, Any], fields: tuple[str, ...] = FIELDS) -> dict[str, float | int | None]:
+    """One class's ``fields`` as reported: HOTA arrays as their mean over the 19 alphas,
+    counts as ints, NaN as ``None`` (masks: :data:`FIELDS`, MOTS names included; boxes:
+    :data:`BOX_FIELDS`)."""
     out: dict[str, float | int | None] = {}
-    for name in FIELDS:
+    for name in fields:
         value = result[name]
         if isinstance(value, np.ndarray):
             value = float(np.mean(value))
@@ -168,6 +236,13 @@ def _choose_classes(requested: tuple[str, ...] | None, benchmark: str) -> list[s
     if unknown:
         raise ConfigError(f"--classes {','.join(requested)}: {benchmark} has only {', '.join(allowed)}")
     return [c for c in allowed if c in requested]
+
+
+def _discover(options: EvaluateOptions) -> GroundTruthSet:
+    """Box ground truth for a box benchmark, or with ``auto`` where a gt.txt holds MOT boxes; else masks."""
+    if options.benchmark in BOX_BENCHMARKS or (options.benchmark == "auto" and holds_box_ground_truth(options.gt)):
+        return discover_box_ground_truth(options.gt, benchmark=options.benchmark, seqmap=options.seqmap, split=options.split)
+    return discover_ground_truth(options.gt, benchmark=options.benchmark, seqmap=options.seqmap, split=options.split)
 
 
 def _evaluate_all(tasks: list[_Task], workers: int) -> dict[str, dict[str, Any]]:
@@ -195,6 +270,9 @@ def _task_size(task: _Task) -> int:
 
 def evaluate_sequence(task: _Task) -> dict[str, Any]:
     """Read, check and score one sequence for each class; runs in a worker process."""
+    if task.benchmark in BOX_BENCHMARKS:
+        return score_box_sequence(task.name, task.gt_path, task.pred_path, task.num_frames, task.benchmark,
+                                  masks=task.pred_kind == "mask-box", frame_base=task.pred_frame_base, image_size=task.image_size)
     gt = read_annotation_rows(task.gt_path, task.frame_base, num_frames=task.num_frames, sequence=task.name)
     if task.pred_path is None:
         pred = MotsRows.empty()
@@ -232,10 +310,11 @@ def _refuse_overlaps(rows: MotsRows, task: _Task, path: Path | None, what: str) 
         )
 
 
-def _combine(per_sequence: list[dict[str, Any]]) -> dict[str, Any]:
+def _combine(per_sequence: list[dict[str, Any]], mots_names: bool = True) -> dict[str, Any]:
     combined: dict[str, Any] = {}
     combined.update(hota.combine_hota(per_sequence))
-    combined.update(add_mots_names(clear.combine_clear(per_sequence)))
+    combined_clear = clear.combine_clear(per_sequence)
+    combined.update(add_mots_names(combined_clear) if mots_names else combined_clear)
     combined.update(identity.combine_identity(per_sequence))
     return combined
 

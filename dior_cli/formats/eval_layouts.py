@@ -14,6 +14,9 @@ folder, or the last annotated frame + 1, and every sequence with ground truth is
 
 Predictions are a folder of ``<seq>.txt`` files or of ``<seq>/`` instance-PNG folders (or
 the same inside a ``data/`` subfolder, as TrackEval stores trackers).
+
+Box ground truth (MOTChallenge MOT15/16/17/20) is found by :mod:`dior_cli.formats.box_layouts`,
+which returns the same :class:`GroundTruthSet`; predictions are found here for both.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from dior_cli.formats.mots_txt import read_mots_txt
 from dior_cli.formats.seqmaps import read_seqmap
 from dior_cli.records import CAR, IGNORE, PEDESTRIAN, MotsRows
 
-BENCHMARKS = ("kitti-mots", "mots20")
-FRAME_BASE = {"kitti-mots": 0, "mots20": 1}
+BENCHMARKS = ("kitti-mots", "mots20")  # masks (this module)
+BOX_BENCHMARKS = ("mot15", "mot16", "mot17", "mot20")  # boxes (dior_cli.formats.box_layouts)
+FRAME_BASE = {"kitti-mots": 0, "mots20": 1, **{b: 1 for b in BOX_BENCHMARKS}}
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class GroundTruthSet:
     """The sequences to evaluate and how they were found.
 
     Attributes:
-        benchmark: ``kitti-mots`` or ``mots20`` (decides classes and frame numbering).
+        benchmark: ``kitti-mots`` or ``mots20`` (masks), ``mot15``, ``mot16``, ``mot17`` or
+            ``mot20`` (boxes); decides classes, preprocessing and frame numbering.
         layout: the layout recognised, in words.
         sequences: one entry per sequence with ground truth (``gt_txt`` or ``gt_png`` set).
         seqmap: the seqmap used, if any.
@@ -56,12 +61,19 @@ class GroundTruthSet:
     def frame_base(self) -> int:
         return FRAME_BASE[self.benchmark]
 
+    @property
+    def similarity(self) -> str:
+        """``box`` for the MOTChallenge box benchmarks, else ``mask``."""
+        return "box" if self.benchmark in BOX_BENCHMARKS else "mask"
+
 
 def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seqmap: str | os.PathLike | None = None, split: str | None = None) -> GroundTruthSet:
     """Find the ground-truth sequences under ``gt``; see the module docstring."""
     gt = Path(gt)
+    if benchmark in BOX_BENCHMARKS:
+        raise ConfigError(f"{benchmark} is a box benchmark: its ground truth is found by dior_cli.formats.box_layouts")
     if benchmark not in ("auto", *BENCHMARKS):
-        raise ConfigError(f"--benchmark must be auto, kitti-mots or mots20, not {benchmark!r}")
+        raise ConfigError(f"--benchmark must be auto, kitti-mots, mots20 (masks), {', '.join(BOX_BENCHMARKS)} (boxes), not {benchmark!r}")
     if not gt.exists():
         raise InputNotFound("ground-truth path does not exist", path=gt)
     if not gt.is_dir():
@@ -103,7 +115,7 @@ def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seq
     sequences = [s for s in sequences if s.gt_txt is not None or s.gt_png is not None]
     used_seqmap = Path(seqmap) if seqmap is not None else own_seqmap
     if used_seqmap is not None:
-        sequences = _apply_seqmap(sequences, used_seqmap, without_gt)
+        sequences = apply_seqmap(sequences, used_seqmap, without_gt)
         if seqmap is None:
             decisions.append(f"sequences from the layout's seqmap {used_seqmap}")
     elif without_gt:
@@ -194,7 +206,9 @@ def _pick_split_dir(root: Path, split_dirs: list[Path], split: str | None) -> Pa
     return split_dirs[0]
 
 
-def _apply_seqmap(sequences: list[SequenceInfo], seqmap: Path, without_gt: list[str]) -> list[SequenceInfo]:
+def apply_seqmap(sequences: list[SequenceInfo], seqmap: Path, without_gt: list[str]) -> list[SequenceInfo]:
+    """The seqmap's sequences in its order, with its lengths where it gives them
+    (``without_gt``: names known to lack ground truth, for the error message)."""
     entries = read_seqmap(seqmap)
     by_name = {s.name: s for s in sequences}
     missing = [e.name for e in entries if e.name not in by_name]

@@ -10,6 +10,12 @@ sequence of the source, one of:
   ``class_id * 1000 + k``); every score is 1.
 - ``<seq>.json``: a dior detections file (``dior.detections/v1``); frames are 0-based and
   its own scores are used.
+- ``<seq>.txt`` that is a MOTChallenge box file (``frame,id,x,y,w,h,score,...``, comma
+  separated: MOT15/16/17/20 public detections or ground truth), or ``<seq>/det/det.txt`` (a MOT
+  sequence folder): boxes without masks (``formats.mot_boxes``). Their frames count from 1 as in
+  every MOTChallenge file; ``frame_base`` overrides it. Until ``dior infer`` gives them masks
+  from the frames (``box_to_mask``), each detection's mask is its filled box and
+  ``masks_from_boxes`` is set.
 
 For a source with a single sequence, ``D`` may also be that file (``.txt`` or ``.json``)
 or PNG folder itself, whatever its name.
@@ -42,12 +48,14 @@ import numpy as np
 from dior_cli.errors import AlignmentError, ConfigError, FormatError, InputNotFound
 from dior_cli.formats.detections_json import read_detections
 from dior_cli.formats.kitti_png import list_png_frames, read_kitti_png_folder
+from dior_cli.formats.mot_boxes import looks_like_mot_boxes, read_mot_boxes
 from dior_cli.formats.mots_txt import parse_mots_line, read_text_lines
-from dior_cli.masks import Rle, bbox_xyxy, first_rle_problem, make_rle
+from dior_cli.masks import Rle, bbox_xyxy, box_rles, first_rle_problem, make_rle
 from dior_cli.records import IGNORE, MOTS_CLASSES, Detections
 
-MOTS_TXT, KITTI_PNG, DIOR_JSON = "mots-txt", "kitti-png", "dior-json"
-FORMATS = (MOTS_TXT, KITTI_PNG, DIOR_JSON)
+MOTS_TXT, KITTI_PNG, DIOR_JSON, MOT_BOXES = "mots-txt", "kitti-png", "dior-json", "mot-boxes"
+FORMATS = (MOTS_TXT, KITTI_PNG, DIOR_JSON, MOT_BOXES)
+MOT_FRAME_BASE = 1  # MOTChallenge box files count frames from 1
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class DetectionSource:
 
     Attributes:
         path: the ``.txt`` / ``.json`` file or the PNG folder.
-        kind: ``mots-txt``, ``kitti-png`` or ``dior-json``.
+        kind: ``mots-txt``, ``kitti-png``, ``dior-json`` or ``mot-boxes``.
     """
 
     path: Path
@@ -74,6 +82,9 @@ class ExternalDetections:
             lines of its PNG files.
         ignore_skipped: class-10 ignore rows (or PNG regions) skipped.
         frame_base: the number the file's first frame has (``None`` for dior JSON, 0-based).
+        masks_from_boxes: the rows are boxes (a MOT box file): their masks are the filled boxes
+            until the box -> mask step replaces them.
+        note: something the user should be told about the file (e.g. scores rescaled), or ``None``.
     """
 
     detections: Detections
@@ -81,6 +92,8 @@ class ExternalDetections:
     sha256: str
     ignore_skipped: int
     frame_base: int | None
+    masks_from_boxes: bool = False
+    note: str | None = None
 
 
 def locate(set_path: str | os.PathLike, sequence: str, *, single_sequence: bool) -> DetectionSource:
@@ -99,14 +112,17 @@ def locate(set_path: str | os.PathLike, sequence: str, *, single_sequence: bool)
             raise ConfigError("is a single file, but the source has several sequences: give a folder holding <seq>.txt, <seq>.json or <seq>/ per sequence", path=set_path)
         kind = {".txt": MOTS_TXT, ".json": DIOR_JSON}.get(set_path.suffix.lower())
         if kind is None:
-            raise ConfigError("is not a detections file: expected MOTS txt (.txt) or dior detections (.json)", path=set_path)
-        return DetectionSource(set_path, kind)
+            raise ConfigError("is not a detections file: expected MOTS txt or MOT boxes (.txt) or dior detections (.json)", path=set_path)
+        return DetectionSource(set_path, _txt_kind(set_path) if kind == MOTS_TXT else kind)
     candidates = []
     if (set_path / f"{sequence}.txt").is_file():
-        candidates.append(DetectionSource(set_path / f"{sequence}.txt", MOTS_TXT))
+        candidates.append(DetectionSource(set_path / f"{sequence}.txt", _txt_kind(set_path / f"{sequence}.txt")))
+    for det_txt in (set_path / sequence / "det" / "det.txt", *((set_path / "det" / "det.txt",) if single_sequence else ())):
+        if det_txt.is_file():
+            candidates.append(DetectionSource(det_txt, MOT_BOXES))
     if (set_path / f"{sequence}.json").is_file():
         candidates.append(DetectionSource(set_path / f"{sequence}.json", DIOR_JSON))
-    if (set_path / sequence).is_dir():
+    if (set_path / sequence).is_dir() and not (set_path / sequence / "det").is_dir():
         candidates.append(DetectionSource(set_path / sequence, KITTI_PNG))
     if len(candidates) > 1:
         names = ", ".join(c.path.name + ("/" if c.kind == KITTI_PNG else "") for c in candidates)
@@ -115,8 +131,13 @@ def locate(set_path: str | os.PathLike, sequence: str, *, single_sequence: bool)
         return candidates[0]
     if single_sequence and any(p.suffix.lower() == ".png" for p in set_path.iterdir()):
         return DetectionSource(set_path, KITTI_PNG)  # the PNG folder of the only sequence itself
-    raise InputNotFound(f"has no detections for sequence {sequence} (expected {sequence}.txt, {sequence}.json or {sequence}/ of PNGs)",
-                        path=set_path, sequence=sequence)
+    raise InputNotFound(f"has no detections for sequence {sequence} (expected {sequence}.txt, {sequence}.json, {sequence}/ of PNGs "
+                        f"or {sequence}/det/det.txt)", path=set_path, sequence=sequence)
+
+
+def _txt_kind(path: Path) -> str:
+    """A ``.txt`` is MOT boxes when its first line is comma-separated numbers, else MOTS txt."""
+    return MOT_BOXES if looks_like_mot_boxes(path) else MOTS_TXT
 
 
 def read_external_detections(
@@ -125,7 +146,7 @@ def read_external_detections(
     sequence: str,
     num_frames: int,
     image_size: tuple[int, int] | None,
-    frame_base: int,
+    frame_base: int | None,
     set_index: int = 0,
 ) -> ExternalDetections:
     """Read one sequence's detections and check them against the source's frames.
@@ -136,9 +157,16 @@ def read_external_detections(
         num_frames: frames the source has; every detection's 0-based frame must be below it.
         image_size: ``(height, width)`` of the source's frames; every mask must have it
             (``None``: every mask must agree with the first).
-        frame_base: the number of the first frame in MOTS txt and PNG names (unused for JSON).
+        frame_base: the number of the first frame in MOTS txt and PNG names (unused for JSON);
+            ``None`` for MOT box files means their own convention, 1.
         set_index: the set's position among ``--detections``, recorded in each row's origin.
     """
+    if source.kind == MOT_BOXES:
+        if image_size is None:
+            raise ValueError("MOT box files need the frames' image size to clip and rasterise boxes")
+        return _read_mot_boxes(source, num_frames, image_size, MOT_FRAME_BASE if frame_base is None else frame_base, set_index)
+    if frame_base is None:
+        raise ValueError("frame_base is needed for MOTS txt and PNG folders")
     if source.kind == MOTS_TXT:
         return _read_txt(source, num_frames, image_size, frame_base, set_index)
     if source.kind == KITTI_PNG:
@@ -239,6 +267,24 @@ def _read_json(source: DetectionSource, sequence: str, num_frames: int, image_si
         raise FormatError(f"score {float(d.score[row])} is outside [0, 1]", path=path, row=row)
     extras = [{"origin": {"set": set_index, "row": i}} for i in range(len(d))]
     return ExternalDetections(_detections(d.frame, d.class_id, d.score, list(d.rles), extras), source, doc.sha256 or "", 0, None)
+
+
+def _read_mot_boxes(source: DetectionSource, num_frames: int, image_size: tuple[int, int], frame_base: int, set_index: int) -> ExternalDetections:
+    boxes = read_mot_boxes(source.path, num_frames=num_frames, image_size=image_size, frame_base=frame_base)
+    rles = box_rles(boxes.bbox_xyxy, image_size)
+    extras = [{"origin": {"set": set_index, "line": int(line)}, "mask_source": "box", "raw_score": float(raw)}
+              for line, raw in zip(boxes.line, boxes.raw_score)]
+    detections = Detections(frame=boxes.frame, class_id=boxes.class_id, score=boxes.score, bbox_xyxy=boxes.bbox_xyxy.reshape(-1, 4),
+                            rles=rles, extras=extras)
+    note = None
+    if boxes.rescaled is not None:
+        low, high = boxes.rescaled
+        note = (f"{source.path}: scores span {low:g} to {high:g}, not 0 to 1; mapped linearly onto [0, 1] (order kept; "
+                f"each detection's raw_score keeps the file's value)")
+    if boxes.skipped:
+        extra = f"{source.path}: {boxes.skipped} ground-truth row(s) that are not pedestrians to consider (class != 1 or flag 0) skipped"
+        note = extra if note is None else f"{note}; {extra}"
+    return ExternalDetections(detections, source, boxes.sha256, 0, frame_base, masks_from_boxes=True, note=note)
 
 
 def _detections(frames, classes, scores, rles: list[Rle], extras: list[dict]) -> Detections:

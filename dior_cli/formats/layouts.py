@@ -2,16 +2,24 @@
 
 Recognised layouts (checked in this order):
 
-- ``video``: a single video file; one sequence named after the file's stem.
+- ``video``: a single video file (one of :data:`~dior_cli.formats.frames.VIDEO_EXTENSIONS`,
+  whose first frame decodes); one sequence named after the file's stem.
 - ``mots20``: the MOTS20 download, ``<root>/{train,test}/MOTS20-XX/{img1/, gt/gt.txt,
-  seqinfo.ini}``; the root, a split folder or one sequence folder may be given. Length,
-  fps and size come from ``seqinfo.ini``; frames are numbered from 1.
+  seqinfo.ini}``; the root, a split folder or one sequence folder may be given (MOT17's
+  layout is the same). Fps and size come from ``seqinfo.ini``; the length is the number of
+  images in ``img1/`` when it holds any (a partial download: ``seqLength`` is kept as a note),
+  else ``seqLength``; frames are numbered from 1.
+- ``mot``: a MOTChallenge box sequence without ``seqinfo.ini`` (MOT15 style), a folder with
+  frames in ``img1/`` or ``img/`` and box files ``gt/gt.txt`` and/or ``det/det.txt`` (or
+  ``det.txt`` inside the image folder); the folder itself or a folder of such sequences may
+  be given. Frames are numbered from 1, the length is the image count, fps unknown.
 - ``kitti-mots``: ``images/<seq>/*.png`` (or ``image_02/<seq>/``) with ground truth in
   ``instances/<seq>/`` (PNG) or ``instances_txt/<seq>.txt``; either part may be missing.
   Frames are numbered from 0, 10 fps; the length is the image count, else the PNG count,
   else the last annotated frame + 1.
 - ``image-folder``: a folder of image files; one sequence named after the folder, frames
   numbered from 0 in sorted order, fps unknown.
+- ``video`` again: a folder of video files (and no images); one sequence per video.
 
 Each sequence says where its length came from (``length_source``), so a user can tell a
 length read from metadata from one guessed from annotations.
@@ -26,7 +34,7 @@ from pathlib import Path
 import cv2
 
 from dior_cli.errors import FormatError, InputNotFound
-from dior_cli.formats.frames import IMAGE_EXTENSIONS, ImageFolderSource, VideoSource, list_images, probe_video
+from dior_cli.formats.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageFolderSource, VideoSource, list_images, list_videos, probe_video
 from dior_cli.formats.kitti_png import list_png_frames, read_instance_png
 from dior_cli.formats.mots_txt import read_text_lines
 from dior_cli.formats.seqinfo import read_seqinfo
@@ -34,6 +42,7 @@ from dior_cli.formats.seqinfo import read_seqinfo
 KITTI_FPS = 10.0
 MOTS20_SPLITS = ("train", "test")
 _KITTI_IMAGE_DIRS = ("images", "image_02")
+_MOT_IMAGE_DIRS = ("img1", "img")
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ class SequenceInfo:
 
     Attributes:
         name: sequence name (``0002``, ``MOTS20-02``, a video's stem).
-        layout: ``mots20``, ``kitti-mots``, ``image-folder`` or ``video``.
+        layout: ``mots20``, ``kitti-mots``, ``mot``, ``image-folder`` or ``video``.
         num_frames: frames in the sequence.
         image_size: ``(height, width)``, or ``None`` when nothing says (annotations only, no rows).
         fps: frames per second, or ``None`` when unknown (image folders).
@@ -51,8 +60,11 @@ class SequenceInfo:
             ``instance PNGs``, ``annotations`` (last annotated frame + 1) or ``video header``.
         split: ``train``/``test`` for MOTS20, else ``None``.
         frames_path: folder of frame images or the video file; ``None`` if there are no frames.
-        gt_txt: MOTS txt ground truth, if present.
+        gt_txt: MOTS txt ground truth, if present (``mots20`` layout: ``gt/gt.txt``, which in
+            MOT17's copy of the layout holds boxes).
         gt_png: folder of instance PNGs, if present.
+        gt_boxes: MOTChallenge box ground truth (``mot`` layout: ``gt/gt.txt``), if present.
+        det_boxes: MOTChallenge box detections (``det/det.txt``; ``mot`` layout also ``<image dir>/det.txt``), if present.
         notes: things worth telling the user (e.g. fewer images than ``seqLength``).
     """
 
@@ -67,6 +79,8 @@ class SequenceInfo:
     frames_path: Path | None = None
     gt_txt: Path | None = None
     gt_png: Path | None = None
+    gt_boxes: Path | None = None
+    det_boxes: Path | None = None
     notes: tuple[str, ...] = field(default=())
 
     def open_frames(self) -> ImageFolderSource | VideoSource:
@@ -74,7 +88,7 @@ class SequenceInfo:
         if self.frames_path is None:
             raise InputNotFound(f"sequence {self.name} has no frames (no image folder or video)")
         if self.layout == "video":
-            return VideoSource(self.frames_path, self.num_frames)
+            return VideoSource(self.frames_path, self.num_frames, self.image_size)
         files = list_images(self.frames_path)
         if not files:
             raise FormatError("image folder has no images", path=self.frames_path, sequence=self.name)
@@ -85,13 +99,13 @@ def discover_sequences(path: str | os.PathLike, split: str | None = None) -> lis
     """Find the sequences under ``path`` (see the module docstring for the layouts).
 
     Args:
-        path: a video file, a dataset root, a split folder, a sequence folder or an image folder.
+        path: a video file, a dataset root, a split folder, a sequence folder, an image folder or a folder of videos.
         split: for MOTS20 roots, only this split (``train`` or ``test``).
 
     Raises:
         InputNotFound: ``path`` does not exist.
-        FormatError: a file that is not a video, a folder that matches no layout, a broken
-            ``seqinfo.ini``.
+        FormatError: a file that is not a video (by its name, or a first frame that does not
+            decode), a folder that matches no layout, a broken ``seqinfo.ini``.
     """
     path = Path(path)
     if not path.exists():
@@ -111,13 +125,22 @@ def discover_sequences(path: str | os.PathLike, split: str | None = None) -> lis
         return [_mots20_sequence(d, split=path.name if path.name in MOTS20_SPLITS else None) for d in _mots20_dirs(path)]
     if any((path / d).is_dir() for d in (*_KITTI_IMAGE_DIRS, "instances", "instances_txt")):
         return _kitti_sequences(path)
+    if (mot := _mot_sequence(path)) is not None:
+        return [mot]
+    mot_dirs = [s for d in sorted(p for p in path.iterdir() if p.is_dir()) if (s := _mot_sequence(d)) is not None]
+    if mot_dirs:
+        return mot_dirs
     images = list_images(path)
     if images:
         return [_image_folder_sequence(path, images)]
+    videos = list_videos(path)
+    if videos:
+        return [_video_sequence(v) for v in videos]
     raise FormatError(
         "matches no known layout: expected a video file, a MOTS20 folder (train/MOTS20-XX/seqinfo.ini), "
-        "a KITTI-MOTS folder (images/<seq>/, instances/<seq>/ or instances_txt/<seq>.txt) "
-        f"or a folder of images ({', '.join(IMAGE_EXTENSIONS)})",
+        "a KITTI-MOTS folder (images/<seq>/, instances/<seq>/ or instances_txt/<seq>.txt), "
+        "a MOTChallenge box sequence (img1/ with gt/gt.txt or det/det.txt), "
+        f"a folder of images ({', '.join(IMAGE_EXTENSIONS)}) or a folder of videos ({', '.join(VIDEO_EXTENSIONS[:6])}, ...)",
         path=path,
     )
 
@@ -139,19 +162,26 @@ def _mots20_dirs(folder: Path) -> list[Path]:
 
 
 def _mots20_sequence(folder: Path, split: str | None) -> SequenceInfo:
+    """One MOTS20 (or MOT17) sequence folder: the images present decide its length, so that
+    every command agrees on it; a ``seqLength`` that differs is kept as a note."""
     info = read_seqinfo(folder / "seqinfo.ini")
     image_dir = folder / info.image_dir
     notes = []
-    if image_dir.is_dir():
-        count = len(list_images(image_dir))
-        if count != info.num_frames:
-            notes.append(f"{image_dir} holds {count} images but seqinfo.ini says seqLength={info.num_frames}")
+    num_frames, length_source = info.num_frames, "seqinfo.ini"
+    count = len(list_images(image_dir)) if image_dir.is_dir() else 0
+    if count and count != info.num_frames:
+        num_frames, length_source = count, "images"
+        notes.append(f"{image_dir} holds {count} images but seqinfo.ini says seqLength={info.num_frames}: "
+                     f"the sequence is the {count} frames present")
+    elif image_dir.is_dir() and not count:
+        notes.append(f"{image_dir} holds no images: the length is seqinfo.ini's seqLength={info.num_frames}")
     gt_txt = folder / "gt" / "gt.txt"
+    det_txt = folder / "det" / "det.txt"
     return SequenceInfo(
-        name=folder.name, layout="mots20", num_frames=info.num_frames, image_size=info.image_size,
-        fps=info.fps, frame_base=1, length_source="seqinfo.ini", split=split,
+        name=folder.name, layout="mots20", num_frames=num_frames, image_size=info.image_size,
+        fps=info.fps, frame_base=1, length_source=length_source, split=split,
         frames_path=image_dir if image_dir.is_dir() else None,
-        gt_txt=gt_txt if gt_txt.is_file() else None, notes=tuple(notes),
+        gt_txt=gt_txt if gt_txt.is_file() else None, det_boxes=det_txt if det_txt.is_file() else None, notes=tuple(notes),
     )
 
 
@@ -190,6 +220,24 @@ def _kitti_sequence(root: Path, image_root: Path | None, name: str) -> SequenceI
     return SequenceInfo(
         name=name, layout="kitti-mots", num_frames=num_frames, image_size=image_size, fps=KITTI_FPS,
         frame_base=0, length_source=length_source, frames_path=frames_path, gt_txt=gt_txt, gt_png=gt_png,
+    )
+
+
+def _mot_sequence(folder: Path) -> SequenceInfo | None:
+    """A MOTChallenge box sequence without ``seqinfo.ini`` (frames in ``img1/`` or ``img/``, box
+    files ``gt/gt.txt``, ``det/det.txt`` or ``<image dir>/det.txt``), else ``None``."""
+    image_dir = next((folder / d for d in _MOT_IMAGE_DIRS if (folder / d).is_dir()), None)
+    if image_dir is None or (folder / "seqinfo.ini").is_file():
+        return None
+    gt = folder / "gt" / "gt.txt"
+    det = next((p for p in (folder / "det" / "det.txt", image_dir / "det.txt") if p.is_file()), None)
+    images = list_images(image_dir)
+    if not images or (not gt.is_file() and det is None):
+        return None
+    return SequenceInfo(
+        name=folder.name, layout="mot", num_frames=len(images), image_size=_image_size(images[0]), fps=None,
+        frame_base=1, length_source="images", frames_path=image_dir,
+        gt_boxes=gt if gt.is_file() else None, det_boxes=det,
     )
 
 

@@ -25,40 +25,24 @@ channel with one aggregation gate shared by the four streams (global pool, 1x1 c
 width/16, ReLU, 1x1 conv back, sigmoid), sums them, expands with a 1x1 conv and adds the
 input (through a 1x1 projection when widths differ) before a final ReLU.
 
-The shipped checkpoint (``weights/osnet_x0_25_msmt17.pt``, written by
-``weights/convert_osnet.py``) is a plain dict, readable with ``torch.load(weights_only=True)``::
-
-    {"format": "dior.osnet/v1", "state_dict": {name: tensor},
-     "source": "osnet_x0_25_msmt17.onnx", "source_sha256": "...", "source_origin": "...",
-     "converted_by": "weights/convert_osnet.py", "input_size": [256, 128],
-     "input_format": "...", "mean": [...], "std": [...], "embedding_dim": 512}
+Weights are read at load time from the upstream ONNX file (``dior_cli.model.osnet_onnx``); no
+converted copy is stored anywhere. ``dior_cli.weights`` finds the file.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import pickle
-import sysconfig
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dior_cli.errors import FormatError, InputNotFound
-
-FORMAT = "dior.osnet/v1"
-WEIGHTS_NAME = "osnet_x0_25_msmt17.pt"
 INPUT_SIZE = (256, 128)  # [h, w] of the network's input crops
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, for pixels scaled to [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EMBEDDING_DIM = 512
 WIDTHS_X025 = (16, 64, 96, 128)  # conv1, conv2, conv3, conv4 output channels of OSNet x0.25
 GATE_REDUCTION = 16
-# Where an installed wheel puts the weights (pyproject's data-files), relative to the data root.
-INSTALLED_WEIGHTS_DIR = Path("share") / "dior-cli" / "weights"
 
 
 def conv1x1(in_channels: int, out_channels: int, *, bias: bool = True) -> nn.Conv2d:
@@ -158,97 +142,31 @@ class OSNet(nn.Module):
         return F.relu(self.fc_bn(self.fc(pooled)))  # (N, 512)
 
 
-# --- the shipped weights -----------------------------------------------------------------------
-
-
-def shipped_weights_path() -> Path | None:
-    """The shipped ``osnet_x0_25_msmt17.pt``, or ``None`` when it cannot be found.
-
-    Looked for in ``weights/`` of a source checkout (or editable install), then where an
-    installed wheel put it, ``<data root>/share/dior-cli/weights/`` (found through the
-    distribution's list of installed files, so venv, ``--user`` and ``--prefix`` installs work).
-    """
-    found = _weights_candidates()
-    return found[0] if found else None
-
-
-def _checkout_weights() -> Path:
-    return Path(__file__).resolve().parents[2] / "weights" / WEIGHTS_NAME
-
-
-def _weights_candidates() -> list[Path]:
-    places = [_checkout_weights()]
-    try:
-        files = importlib.metadata.distribution("dior-cli").files or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    wanted = (INSTALLED_WEIGHTS_DIR / WEIGHTS_NAME).as_posix()
-    places += [Path(str(f.locate())).resolve() for f in files if f.as_posix().endswith(wanted)]
-    places.append(Path(sysconfig.get_path("data")) / INSTALLED_WEIGHTS_DIR / WEIGHTS_NAME)
-    return [place for place in places if place.is_file()]
+# --- loading ----------------------------------------------------------------------------------
 
 
 def load_osnet(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> OSNet:
-    """OSNet x0.25 with converted weights, in eval mode on ``device``.
+    """OSNet x0.25 with the upstream weights read from the ONNX export, in eval mode on ``device``.
 
     Args:
-        path: a checkpoint written by ``weights/convert_osnet.py``; ``None`` for the shipped one.
+        path: the ONNX file (``--weights``); ``None`` finds ``osnet_x0_25_msmt17.onnx`` through
+            ``dior_cli.weights`` ($DIOR_WEIGHTS, the user cache, ``../shared/weights``).
         device: where the model goes.
 
     Raises:
-        InputNotFound: the file does not exist (for the default: where it was looked for).
-        FormatError: the file is not an OSNet checkpoint or its tensors do not fit the network.
+        InputNotFound: the file does not exist, or no place searched has it (all are named).
+        FormatError: the file is not the OSNet x0.25 export (a tensor or layer does not fit).
     """
-    if path is None:
-        path = shipped_weights_path()
-        if path is None:
-            raise InputNotFound(
-                f"the shipped OSNet weights are missing: looked in the source checkout and under the installed "
-                f"package's {INSTALLED_WEIGHTS_DIR.as_posix()}/ (reinstall dior-cli, or pass the file explicitly)",
-                path=_checkout_weights(),
-            )
-    payload = read_osnet_checkpoint(path)
-    model = OSNet(embedding_dim=int(payload["embedding_dim"]))
-    _check_fits(model, payload["state_dict"], path)
-    model.load_state_dict(payload["state_dict"])
+    from dior_cli.model.osnet_onnx import osnet_state_dict
+
+    located = locate_osnet(path)
+    model = OSNet()
+    model.load_state_dict(osnet_state_dict(model, located.path))
     return model.to(device).eval()
 
 
-def read_osnet_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate the top level of an OSNet checkpoint (weights not yet applied)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFound("OSNet weights file does not exist", path=path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError) as exc:  # not a zip (pickle), empty, truncated zip, ...
-        raise FormatError(f"cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]})", path=path) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise FormatError(f"is not an OSNet checkpoint (format {found!r}, expected {FORMAT!r}); convert the ONNX file with weights/convert_osnet.py", path=path)
-    state_dict = payload.get("state_dict")
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise FormatError("entry 'state_dict' is missing or holds something other than tensors", path=path)
-    if list(payload.get("input_size", [])) != list(INPUT_SIZE) or payload.get("embedding_dim") != EMBEDDING_DIM:
-        raise FormatError(
-            f"input_size {payload.get('input_size')} / embedding_dim {payload.get('embedding_dim')} differ from this dior's "
-            f"OSNet x0.25 ({list(INPUT_SIZE)}, {EMBEDDING_DIM})", path=path,
-        )
-    return payload
+def locate_osnet(path: str | os.PathLike | None = None):
+    """Where the OSNet file is (``dior_cli.weights.Located``): ``path`` itself, or the registry's search."""
+    from dior_cli.weights import resolve
 
-
-def _check_fits(model: OSNet, state_dict: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
-    expected = model.state_dict()
-    missing = [key for key in expected if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in expected]
-    wrong = [f"{key} {list(state_dict[key].shape)} (expected {list(expected[key].shape)})"
-             for key in expected if key in state_dict and state_dict[key].shape != expected[key].shape]
-    if missing or unexpected or wrong:
-        raise FormatError(f"weights do not fit OSNet x0.25: missing {_few(missing)}, unexpected {_few(unexpected)}, wrong shape {_few(wrong)}", path=path)
-
-
-def _few(keys: list[str], limit: int = 3) -> str:
-    if not keys:
-        return "none"
-    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
+    return resolve("osnet_x0_25", path)

@@ -7,10 +7,14 @@ once, with the same mask, under its new id. Methods: ``remots`` (the default; Re
 merging with thresholds read from the data, optionally cutting tracks first on optical-flow
 and appearance evidence from ``--frames``) and ``dior`` (DIOR's long-term re-ID, as
 ``dior track --offline-reid``).
+
+Finished sequences are skipped unless ``overwrite``; each link file records the settings and
+the sha256 of the input tracks, and a skipped sequence whose settings differ says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ from dior_cli.reid.long_term import link_tracklets
 from dior_cli.reid.plot import threshold_figure, write_threshold_plot
 from dior_cli.reid.remots import refine_remots, track_links
 from dior_cli.reid.thresholds import histogram
+from dior_cli.rerun import file_sha256, skipped_entry
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,16 @@ def run(options: ReidOptions) -> dict[str, Any]:
     summary: dict[str, Any] = {"schema": "dior.reid-summary/v1", "method": options.config.method, "out": str(out), "sequences": {}}
     for txt in txts:
         if not options.overwrite and (out / txt.name).is_file() and (out / f"{txt.stem}.json").is_file():
-            summary["sequences"][txt.stem] = {"skipped": "outputs exist (use --overwrite)"}
+            summary["sequences"][txt.stem] = skipped_entry(out / f"{txt.stem}.json", recorded_settings(options), txt)
             continue
         summary["sequences"][txt.stem] = refine_file(txt, out, options, sources.get(txt.stem))
     return summary
+
+
+def recorded_settings(options: ReidOptions) -> dict[str, Any]:
+    """What shaped a sequence's refined tracks, as recorded in its link file (``producer["settings"]``)."""
+    return {**{f"reid.{k}": v for k, v in dataclasses.asdict(options.config).items()},
+            "frames": None if options.frames is None else str(options.frames)}
 
 
 def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo | None) -> dict[str, Any]:
@@ -115,7 +126,8 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
     write_track_links(out / f"{txt.stem}.json", TrackLinks(
         sequence=links.sequence, detections_file=links.detections_file, detections_sha256=links.detections_sha256,
         frame_base=links.frame_base, num_frames=links.num_frames, fps=fps, lines=links.lines, tracks=summarise_tracks(refined),
-        producer={"stage": "reid", "dior_version": __version__, "method": cfg.method, "input": str(txt)},
+        producer={"stage": "reid", "dior_version": __version__, "method": cfg.method, "input": str(txt),
+                  "input_sha256": file_sha256(txt), "settings": recorded_settings(options)},
     ))
     result["tracks_out"] = int(np.unique(new_ids).size)
     result["seconds"] = round(time.perf_counter() - start, 3)
@@ -125,6 +137,9 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
 def _line_embeddings(dets_dir: Path, links: TrackLinks, rows: MotsRows, txt: Path) -> np.ndarray:
     """The embedding of every track line, checked against the detections it came from."""
     dets_path = Path(dets_dir) / links.detections_file
+    if dets_path.suffix != ".json":
+        raise ConfigError(f"was tracked from {links.detections_file}, MOTS txt masks without embeddings, and dior reid compares "
+                          "appearance: embed the masks first (dior infer FRAMES --detections DIR), then dior track and dior reid those", path=txt)
     dets = read_detections(dets_path)
     if links.detections_sha256 is not None and dets.sha256 != links.detections_sha256:
         raise AlignmentError(f"was tracked from another version of {dets_path.name}; re-run dior track", path=txt)

@@ -36,6 +36,7 @@ from dior_cli.render.writer import PngWriter, VideoWriter
 CLASS_NAMES = {CAR: "car", PEDESTRIAN: "ped", IGNORE: "ignore"}
 BENCHMARK_CLASS_IDS = {"kitti-mots": (CAR, PEDESTRIAN), "mots20": (PEDESTRIAN,)}
 DEFAULT_FPS = 10.0
+SUMMARY_SCHEMA = "dior.render-summary/v1"
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def run(options: RenderOptions) -> dict[str, Any]:
         raise
     writer.close()
     summary: dict[str, Any] = {
-        "sequence": name, "frames": writer.frames, "out": str(writer.path),
+        "schema": SUMMARY_SCHEMA, "sequence": name, "frames": writer.frames, "out": str(writer.path),
         "size": list(writer.size) if writer.size else None, "fps": fps, "frame_base": frame_base,
     }
     if errors is not None:

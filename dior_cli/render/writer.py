@@ -1,7 +1,8 @@
 """Where rendered frames go: one video file, or one PNG per frame.
 
 Videos are written to a temporary file beside the target and renamed when complete, so an
-interrupted render leaves no half video. ``mp4v`` in ``.mp4`` is tried first; when this
+interrupted render leaves no half video; the finished file has the mode any new file gets
+(0666 less the umask), like the other files dior writes. ``mp4v`` in ``.mp4`` is tried first; when this
 OpenCV build cannot open it, ``MJPG`` in ``.avi`` (beside the requested name), and the user
 is told. Frames are padded to even sizes (:func:`dior_cli.render.draw.pad_even`). PNG frames
 are written atomically one by one as ``<frame>.png`` (0-based, 6 digits).
@@ -45,6 +46,7 @@ class VideoWriter:
             target = self.requested.with_suffix(suffix)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
             os.close(fd)
+            os.unlink(tmp)  # mkstemp found a free name; OpenCV creates the file itself, with the usual mode (0666 less the umask)
             writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height))
             if writer.isOpened():
                 if target != self.requested:

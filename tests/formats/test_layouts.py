@@ -30,10 +30,13 @@ def test_mots20_layout_is_discovered_with_lengths(mots20_root):
     root, built = mots20_root
     seqs = {s.name: s for s in discover_sequences(root)}
     assert set(seqs) == {"MOTS20-90", "MOTS20-91", "MOTS20-92"}
-    # KITTI 0017 ends at frame 144, 0012 at 77, 0000 at 153 (0-based): lengths 145, 78, 154.
-    assert seqs["MOTS20-90"].num_frames == 145 and seqs["MOTS20-91"].num_frames == 78 and seqs["MOTS20-92"].num_frames == 154
+    # KITTI 0012 ends at frame 77, 0000 at 153 (0-based): seqLength 78 and 154, no images. 0017 ends at 144
+    # (seqLength 145) but MOTS20-90 holds only its first 3 images: the images present decide its length.
+    assert seqs["MOTS20-90"].num_frames == 3 and seqs["MOTS20-91"].num_frames == 78 and seqs["MOTS20-92"].num_frames == 154
+    assert seqs["MOTS20-90"].length_source == "images"
     for s in seqs.values():
-        assert s.layout == "mots20" and s.frame_base == 1 and s.fps == 10.0 and s.length_source == "seqinfo.ini"
+        assert s.layout == "mots20" and s.frame_base == 1 and s.fps == 10.0
+    assert seqs["MOTS20-91"].length_source == seqs["MOTS20-92"].length_source == "seqinfo.ini"
     assert seqs["MOTS20-90"].split == "train" and seqs["MOTS20-92"].split == "test"
     assert seqs["MOTS20-90"].image_size == (370, 1224)
     assert seqs["MOTS20-90"].gt_txt is not None and seqs["MOTS20-90"].frames_path is not None

@@ -8,23 +8,14 @@ the parity and AUC tests). ``benchmarks/osnet_appearance.py`` measures all frame
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
 
 from dior_cli.errors import FormatError, InputNotFound
-from dior_cli.model import osnet as osnet_module
-from dior_cli.model.osnet import (
-    EMBEDDING_DIM,
-    FORMAT,
-    INPUT_SIZE,
-    OSNet,
-    load_osnet,
-    shipped_weights_path,
-)
+from dior_cli import weights as weights_module
+from dior_cli.model.osnet import EMBEDDING_DIM, INPUT_SIZE, OSNet, load_osnet, locate_osnet
+from dior_cli.model.osnet_onnx import dior_name, export_path
 from dior_cli.model.osnet_crops import crop_batch, embed_crops, normalise
 from tests.conftest import MOT17_MINI, REPO, require
 from tests.model.mot17_crops import (
@@ -35,11 +26,11 @@ from tests.model.mot17_crops import (
 )
 
 ONNX = REPO.parent / "shared" / "weights" / "osnet_x0_25_msmt17.onnx"
-SHIPPED = REPO / "weights" / "osnet_x0_25_msmt17.pt"
 
 
 @pytest.fixture(scope="module")
 def osnet() -> OSNet:
+    require(ONNX)
     return load_osnet()
 
 
@@ -126,82 +117,76 @@ def test_real_crops_separate_identities_across_frames(real_crops):
     assert all(roc_auc(s, p) >= 0.85 for s, p in zip(all_scores, all_same))
 
 
-# --- the shipped file and the loader's errors --------------------------------------------------
+# --- loading the upstream ONNX file and the loader's errors -----------------------------------
 
 
-def test_shipped_weights_load_and_say_where_they_come_from():
-    assert shipped_weights_path() == SHIPPED.resolve()
-    payload = torch.load(SHIPPED, weights_only=True)
-    assert payload["format"] == FORMAT and payload["source"] == "osnet_x0_25_msmt17.onnx"
-    assert payload["input_size"] == [256, 128] and payload["embedding_dim"] == 512
-    assert payload["mean"] == [0.485, 0.456, 0.406] and payload["std"] == [0.229, 0.224, 0.225]
-    if ONNX.is_file():
-        assert payload["source_sha256"] == hashlib.sha256(ONNX.read_bytes()).hexdigest()
-    model = load_osnet(SHIPPED)
-    assert not model.training
-    with torch.inference_mode():
-        out = model(torch.zeros(2, 3, *INPUT_SIZE))  # (2, 512)
-    assert out.shape == (2, 512) and torch.isfinite(out).all()
+def test_the_onnx_file_is_found_through_the_registry_and_every_tensor_is_its_own():
+    """Every parameter equals the initializer the ONNX graph feeds to the matching layer (read here with onnx itself)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
 
-
-def test_converting_again_gives_the_shipped_tensors():
-    pytest.importorskip("onnx", reason="onnx not installed (only the converter needs it)")
     require(ONNX)
-    state = load_converter().convert(ONNX)
-    shipped = torch.load(SHIPPED, weights_only=True)["state_dict"]
-    assert list(state) == list(shipped)
-    assert all(torch.equal(state[key], shipped[key]) for key in state)
+    located = locate_osnet()
+    assert located.verified and located.path.name == "osnet_x0_25_msmt17.onnx"
+    model = load_osnet()
+    assert not model.training
+    graph = onnx.load(str(ONNX)).graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    first, last = convs[0], convs[-1]  # conv1 (7x7, 3 -> 16) and conv5 (1x1, 128 -> 128)
+    np.testing.assert_array_equal(model.conv1.weight.detach().numpy(), tensors[first.input[1]])
+    np.testing.assert_array_equal(model.conv1.bias.detach().numpy(), tensors[first.input[2]])
+    np.testing.assert_array_equal(model.conv5.weight.detach().numpy(), tensors[last.input[1]])
+    gemm = next(n for n in graph.node if n.op_type == "Gemm")
+    np.testing.assert_array_equal(model.fc.weight.detach().numpy(), tensors[gemm.input[1]])
 
 
-def test_converter_maps_export_scopes_onto_dior_names():
-    convert = load_converter()
-    assert convert.export_path("/conv2/conv2.0/conv2b/conv2b.1/conv1/Conv") == "conv2.0.conv2b.1.conv1"
-    assert convert.export_path("/conv3/conv3.1/gate/fc1_2/Conv") == "conv3.1.gate.fc1"
-    assert convert.export_path("/conv2/conv2.2/conv2.2.0/conv/Conv") == "conv2.2.0.conv"
-    assert convert.dior_name("conv2.0.conv2b.1.conv1") == "conv2.0.streams.1.1.pointwise"
-    assert convert.dior_name("conv4.1.conv2a.conv2") == "conv4.1.streams.0.0.depthwise"
-    assert convert.dior_name("conv2.2.0.conv") == "conv2.2.conv"
-    assert convert.dior_name("conv3.0.downsample.conv") == "conv3.0.shortcut"
-    assert convert.dior_name("fc.1") == "fc_bn"
-
-
-def load_converter():
-    spec = importlib.util.spec_from_file_location("convert_osnet", REPO / "weights" / "convert_osnet.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def test_export_scopes_map_onto_dior_names():
+    assert export_path("/conv2/conv2.0/conv2b/conv2b.1/conv1/Conv") == "conv2.0.conv2b.1.conv1"
+    assert export_path("/conv3/conv3.1/gate/fc1_2/Conv") == "conv3.1.gate.fc1"
+    assert export_path("/conv2/conv2.2/conv2.2.0/conv/Conv") == "conv2.2.0.conv"
+    assert dior_name("conv2.0.conv2b.1.conv1") == "conv2.0.streams.1.1.pointwise"
+    assert dior_name("conv4.1.conv2a.conv2") == "conv4.1.streams.0.0.depthwise"
+    assert dior_name("conv2.2.0.conv") == "conv2.2.conv"
+    assert dior_name("conv3.0.downsample.conv") == "conv3.0.shortcut"
+    assert dior_name("fc.1") == "fc_bn"
+    assert dior_name("backbone.stem.conv") is None
 
 
 def test_missing_file_is_input_not_found(tmp_path):
-    with pytest.raises(InputNotFound, match="nope.pt"):
-        load_osnet(tmp_path / "nope.pt")
+    with pytest.raises(InputNotFound, match="nope.onnx"):
+        load_osnet(tmp_path / "nope.onnx")
 
 
-def test_missing_shipped_weights_are_input_not_found(monkeypatch):
-    monkeypatch.setattr(osnet_module, "_weights_candidates", list)
-    with pytest.raises(InputNotFound, match="osnet_x0_25_msmt17.pt.*shipped OSNet weights are missing"):
+def test_no_file_anywhere_names_every_place_searched(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIOR_WEIGHTS", str(tmp_path / "mine"))
+    monkeypatch.setattr(weights_module, "search_places", lambda: [weights_module.Place("$DIOR_WEIGHTS", tmp_path / "mine"),
+                                                                 weights_module.Place("user cache", tmp_path / "cache")])
+    with pytest.raises(InputNotFound) as error:
         load_osnet()
+    message = str(error.value)
+    assert "osnet_x0_25_msmt17.onnx" in message and str(tmp_path / "mine") in message and str(tmp_path / "cache") in message
+    assert "MIT" in message and "--weights" in message
 
 
-def test_a_file_that_is_not_a_checkpoint_is_a_format_error(tmp_path):
-    path = tmp_path / "notes.pt"
-    path.write_text("not a checkpoint\n")
-    with pytest.raises(FormatError, match="notes.pt.*cannot be read as a PyTorch checkpoint"):
+def test_a_file_that_is_not_onnx_or_not_osnet_is_a_format_error(tmp_path):
+    path = tmp_path / "notes.onnx"
+    path.write_text("not a model\n")
+    with pytest.raises(FormatError, match="notes.onnx.*cannot be read as an ONNX model"):
         load_osnet(path)
-    other = tmp_path / "other.pt"
-    torch.save({"format": "dior.checkpoint/v1", "state_dict": {}}, other)
-    with pytest.raises(FormatError, match="other.pt.*not an OSNet checkpoint"):
-        load_osnet(other)
+    other = REPO.parent / "shared" / "weights" / "yolox_nano.onnx"
+    if other.is_file():  # a real ONNX file of another network
+        with pytest.raises(FormatError, match="yolox_nano.onnx.*not the OSNet x0.25 export"):
+            load_osnet(other)
 
 
-def test_weights_of_the_wrong_shape_are_a_format_error(tmp_path):
-    payload = torch.load(SHIPPED, weights_only=True)
-    payload["state_dict"]["fc.weight"] = torch.zeros(512, 64)
-    del payload["state_dict"]["conv5.bias"]
-    path = tmp_path / "wrong.pt"
-    torch.save(payload, path)
-    with pytest.raises(FormatError, match=r"wrong.pt.*missing conv5.bias.*wrong shape fc.weight \[512, 64\]"):
-        load_osnet(path)
+def test_a_file_with_the_right_name_but_other_bytes_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "osnet_x0_25_msmt17.onnx").write_bytes(b"something else")
+    monkeypatch.setattr(weights_module, "search_places", lambda: [weights_module.Place("$DIOR_WEIGHTS", folder)])
+    with pytest.raises(FormatError, match=r"osnet_x0_25_msmt17.onnx: has sha256 [0-9a-f]{64}, but .* has 61b26041"):
+        load_osnet()
 
 
 # --- embed_crops on constructed images ----------------------------------------------------------
