@@ -70,11 +70,11 @@ def main_callback(
 @app.command()
 @user_errors_exit_1
 def inspect(
-    path: Path = typer.Argument(..., help="A dataset root, sequence folder, image folder, video, detections .json, embeddings .npy or MOTS .txt."),
-    frame_base: int = typer.Option(0, "--frame-base", help="For a MOTS .txt: the number of its first frame (0 KITTI-MOTS, 1 MOTS20)."),
+    path: Path = typer.Argument(..., help="Anything a command reads: a dataset root or sequence folder (MOTS20/MOT17, KITTI-MOTS, MOTChallenge boxes), an image folder, a video or folder of videos, a folder of MOTS txt (instances_txt/, PointTrack's car/), of detections or of tracks, or one .txt, .json or .npy file."),
+    frame_base: int = typer.Option(0, "--frame-base", help="For MOTS txt (a file or a folder of them): the number of its first frame (0 KITTI-MOTS, 1 MOTS20)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout instead of a table."),
 ) -> None:
-    """Validate any file or folder dior reads and summarise it (sequences, frames, objects)."""
+    """Validate any file or folder dior reads, summarise it (sequences, frames, objects) and say which commands read it."""
     from dior_cli.inspection import inspect_path, render_summary
 
     summary = inspect_path(path, frame_base=frame_base)
@@ -169,12 +169,12 @@ def render(
 # Options that dior infer and dior run share (one definition each, so their help stays the same).
 _WEIGHTS_OPTION = typer.Option(None, "--weights", help="What detects. Default (none given): YOLOX-nano (COCO; yolox_nano.onnx found through DIOR_WEIGHTS, the user cache or ../shared/weights, see dior weights), masks from its boxes, OSNet appearance. An .onnx path: that YOLOX-nano file. coco: the DIOR network with torchvision's COCO Mask R-CNN (downloaded by torchvision). A dior checkpoint .pt: the DIOR network you trained. With --encoder dior: the checkpoint whose head embeds.")
 _REID_WEIGHTS_OPTION = typer.Option(None, "--reid-weights", help="The OSNet x0.25 ONNX file (osnet_x0_25_msmt17.onnx). Default: found through DIOR_WEIGHTS, the user cache or ../shared/weights.")
-_INPUT_SIZE_OPTION = typer.Option(640, "--input-size", help="YOLOX: frames are letterboxed to this many pixels on their long side (the short side rounded up to a multiple of 32). Larger finds smaller people, costs time roughly with the pixel count.")
+_INPUT_SIZE_OPTION = typer.Option(960, "--input-size", help="YOLOX: frames are letterboxed to this many pixels on their long side (the short side rounded up to a multiple of 32). Default 960 (measured: pedestrian recall 0.75 vs 0.64 at 640 and 0.74 at 1280, benchmarks/RESULTS.md). Larger finds smaller people; time grows with the pixel count.")
 _VEHICLES_OPTION = typer.Option("", "--vehicles", help="YOLOX: COCO classes tracked as MOTS car besides car itself, comma-separated from bus,truck,motorcycle. Default none (KITTI-MOTS and MOTS20 annotate cars and people only). Other COCO classes are dropped.")
 _MASK_METHOD_OPTION = typer.Option([], "--mask-method", help="Box -> mask method per class, CLASS=METHOD with CLASS car or pedestrian and METHOD box, ellipse, grabcut, selfie (people only) or bgsub (static cameras). Default: pedestrian=selfie, car=grabcut (measured on DAVIS, benchmarks/RESULTS.md). Repeatable.")
 _FPS_OPTION = typer.Option(None, "--fps", help="Frames per second recorded in the detections (track converts its durations with it). Default: the source's own (video header, seqinfo.ini, KITTI-MOTS 10); a folder of images has none, so give it there.")
 _DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs the networks in mixed precision.")
-_SCORE_THRESH_OPTION = typer.Option(None, "--score-thresh", help="Keep detections scoring at least this (0-1). Default 0.3 for YOLOX (tracks still start only at track.new_track_score 0.5), 0.5 for the DIOR network; given detections are all kept unless this is set (then applied before fusion).")
+_SCORE_THRESH_OPTION = typer.Option(None, "--score-thresh", help="Keep detections scoring at least this (0-1). Default 0.25 for YOLOX (tracks still start only at track.new_track_score 0.5), 0.5 for the DIOR network; given detections are all kept unless this is set (then applied before fusion).")
 _MAX_DETS_OPTION = typer.Option(None, "--max-dets", help="Keep at most this many detections per frame (the best-scoring). Default 100 for YOLOX and the DIOR network; no cap for given detections unless set (then applied after fusion).")
 _BATCH_OPTION = typer.Option(None, "--batch", help="Frames per forward pass: default 4 for YOLOX, 1 for the DIOR network (use more on a GPU).")
 

@@ -39,8 +39,8 @@ from dior_cli.records import CAR, PEDESTRIAN, Detections, concat_detections
 COCO_IDS = {"person": 0, "car": 2, "motorcycle": 3, "bus": 5, "truck": 7}  # COCO 80-class indices
 COCO_PERSON, COCO_CAR = "person", "car"
 EXTRA_VEHICLES = ("bus", "truck", "motorcycle")  # COCO classes --vehicles may add to MOTS car
-DEFAULT_INPUT_SIZE = 640  # long side, pixels (benchmarks/detector_input_size.py)
-DEFAULT_SCORE_THRESH = 0.3  # obj x cls of YOLOX; tracks start only at track.new_track_score (0.5)
+DEFAULT_INPUT_SIZE = 960  # long side, pixels: the recall/time choice of benchmarks/detector_input_size.py
+DEFAULT_SCORE_THRESH = 0.25  # obj x cls of YOLOX (where its recall was measured); tracks start only at track.new_track_score (0.5)
 DEFAULT_NMS_IOU = 0.45  # class-wise, as YOLOX's own demo
 DEFAULT_MAX_DETS = 100
 DEFAULT_BATCH = 4  # frames per detector forward on the CPU

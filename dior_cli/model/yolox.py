@@ -28,7 +28,8 @@ convolution after the stem depthwise separable (shapes for a ``(N, 3, H, W)`` in
       logits; two other separable 3x3 then 1x1 to 4 box numbers and 1x1 to 1 objectness logit
 
 The forward runs the convolutions in the order the upstream model does (the order of the
-ONNX graph), which is what the loader relies on.
+ONNX graph), which is what the loader relies on. Weights and activations are stored
+channels-last (NHWC); the input may come in either layout.
 """
 
 from __future__ import annotations
