@@ -4,10 +4,11 @@ from its box, and at what cost; the measurement behind ``DEFAULT_METHODS``.
 Data: DAVIS 2016 480p (``../shared/data/davis2016``): ``parkour`` and ``dance-twirl`` (a person
 each, MOTS class 2), ``car-roundabout`` and ``car-shadow`` (a car each, class 1); real frames
 and real masks (PNG 255 = object). Prompt: the ground-truth mask's tight bounding box, every
-``--stride``-th frame (default every frame). Score: mask IoU with the ground truth, averaged
-over a sequence's frames (an empty mask scores 0); a class's figure is the mean of its two
-sequences. Time: wall seconds per box of ``BoxMasker.masks_for_frame`` (method, fallback,
-RLE encoding, disjointness; the selfie network is loaded before timing), one OpenCV thread.
+``--stride``-th frame (default every frame; with a stride, bgsub sees only those frames).
+Score: mask IoU with the ground truth, averaged over a sequence's frames (an empty mask scores
+0); a class's figure is the mean of its two sequences. Time: wall seconds per box of ``BoxMasker.masks_for_frame`` (method, fallback,
+RLE encoding, disjointness; the selfie network is loaded before timing), one OpenCV thread,
+the methods interleaved frame by frame so that other load on the machine hits them alike.
 
 Reference (not dior's learned code): ``box``, the filled box, in the same run; each method's
 IoU gain over it and its time ratio to it are printed. Methods:
@@ -115,20 +116,23 @@ def configs(grabcut_sides: list[int]) -> dict[str, dict]:
     return out
 
 
-def score_sequence(frames: list[Frame], class_id: int, settings: dict, segmenter) -> Score:
-    masker = BoxMasker(segmenter=segmenter, **settings)  # one per sequence (bgsub keeps state)
-    score = Score()
+def score_sequence(frames: list[Frame], class_id: int, methods: dict[str, dict], segmenter) -> dict[str, Score]:
+    """Every method on every frame, interleaved frame by frame (so load on the machine hits all alike)."""
+    maskers = {name: BoxMasker(segmenter=segmenter, **settings) for name, settings in methods.items()
+               if applies(settings, class_id)}  # one per sequence (bgsub keeps state)
+    out = {name: Score() for name in maskers}
     classes, scores = np.array([class_id]), np.array([1.0])
     for frame in frames:
-        start = time.perf_counter()
-        result = masker.masks_for_frame(frame.image_rgb, frame.box_xyxy, classes, scores)
-        score.seconds += time.perf_counter() - start
-        mask = mask_ops.decode(result.rles[0]).astype(bool)  # (H, W)
-        union = np.logical_or(mask, frame.truth).sum()
-        score.ious.append(float(np.logical_and(mask, frame.truth).sum() / union))
-        score.fell_back += int(result.fell_back[0])
-        score.empty += int(result.empty[0])
-    return score
+        for name, masker in maskers.items():
+            start = time.perf_counter()
+            result = masker.masks_for_frame(frame.image_rgb, frame.box_xyxy, classes, scores)
+            out[name].seconds += time.perf_counter() - start
+            mask = mask_ops.decode(result.rles[0]).astype(bool)  # (H, W)
+            union = np.logical_or(mask, frame.truth).sum()
+            out[name].ious.append(float(np.logical_and(mask, frame.truth).sum() / union))
+            out[name].fell_back += int(result.fell_back[0])
+            out[name].empty += int(result.empty[0])
+    return out
 
 
 def applies(settings: dict, class_id: int) -> bool:
@@ -140,16 +144,17 @@ def davis_table(args, segmenter) -> dict[str, dict[int, float]]:
     methods = configs(args.grabcut_sides)
     print(f"DAVIS 2016 480p, every {args.stride}. frame: " + ", ".join(f"{n} {len(f)} frames" for n, f in data.items()))
     print(f"{'method':<22}" + "".join(f"{n:>16}" for n in SEQUENCES) + f"{'person':>9}{'car':>9}   s/box person, car   fell back")
+    by_sequence = {sequence: score_sequence(data[sequence], class_id, methods, segmenter) for sequence, class_id in SEQUENCES.items()}
     per_class: dict[str, dict[int, float]] = {}
     per_class_time: dict[str, dict[int, float]] = {}
-    for name, settings in methods.items():
+    for name in methods:
         cells, fallbacks = [], []
         sequence_scores: dict[int, list[Score]] = {PEDESTRIAN: [], CAR: []}
         for sequence, class_id in SEQUENCES.items():
-            if not applies(settings, class_id):
+            if name not in by_sequence[sequence]:
                 cells.append(f"{'-':>16}")
                 continue
-            score = score_sequence(data[sequence], class_id, settings, segmenter)
+            score = by_sequence[sequence][name]
             sequence_scores[class_id].append(score)
             cells.append(f"{score.mean_iou:>16.3f}")
             fallbacks.append(f"{score.fell_back}")
@@ -182,12 +187,13 @@ def small_objects_table(args, segmenter) -> None:
             sequences = [name for name, c in SEQUENCES.items() if c == class_id]
             heights = [float(f.box_xyxy[0, 3] - f.box_xyxy[0, 1]) for name in sequences for f in data[name]]
             cells, fell = [], ""
-            for name, settings in methods.items():
+            by_sequence = [score_sequence(data[seq], class_id, methods, segmenter) for seq in sequences]
+            for name in methods:
                 width = max(len(name) + 1, 8)
-                if not applies(settings, class_id):
+                if name not in by_sequence[0]:
                     cells.append(f"{'-':>{width}}")
                     continue
-                scores = [score_sequence(data[seq], class_id, settings, segmenter) for seq in sequences]
+                scores = [sequence_scores[name] for sequence_scores in by_sequence]
                 cells.append(f"{np.mean([s.mean_iou for s in scores]):>{width}.3f}")
                 if name == "default":
                     fell = f"{sum(s.fell_back for s in scores)}/{sum(len(s.ious) for s in scores)}"

@@ -64,7 +64,7 @@ DEFAULT_GRABCUT_MARGIN = 0.25  # crop margin on each side, as a fraction of the 
 DEFAULT_SELFIE_MARGIN = 0.0  # the same for the selfie crop (before it is widened to the network's 1:1 aspect)
 DEFAULT_SELFIE_THRESHOLD = 0.5
 DEFAULT_GRABCUT_ITERATIONS = 3
-DEFAULT_GRABCUT_MAX_SIDE = 160  # pixels: longer crops are shrunk before GrabCut
+DEFAULT_GRABCUT_MAX_SIDE = 320  # pixels: longer crops are shrunk before GrabCut (200: ~3x faster, -0.04 IoU on DAVIS cars)
 DEFAULT_BGSUB_HISTORY = 200  # frames MOG2 remembers
 DEFAULT_BGSUB_VAR_THRESHOLD = 16.0  # MOG2's squared Mahalanobis distance for "foreground"
 GRABCUT_SEED = 0  # OpenCV's RNG is seeded with this before each GrabCut, so results repeat
@@ -135,8 +135,9 @@ def grabcut_mask(image_rgb: np.ndarray, box_xyxy: np.ndarray, *, margin: float =
                  iterations: int = DEFAULT_GRABCUT_ITERATIONS, max_side: int = DEFAULT_GRABCUT_MAX_SIDE) -> np.ndarray:
     """GrabCut's foreground inside the box (see the module docstring): ``(H, W)`` bool.
 
-    Empty when the box has fewer than 2x2 pixels in the frame or the crop has no pixel outside
-    the box (GrabCut then has no background to learn from).
+    Empty when the box has fewer than 2x2 pixels in the frame, the crop has no pixel outside
+    the box (GrabCut then has no background to learn from) or GrabCut cannot fit its colour
+    models. Re-seeds OpenCV's RNG (``GRABCUT_SEED``) before each call, so results repeat.
     """
     image_size = image_rgb.shape[:2]
     out = np.zeros(image_size, dtype=bool)
@@ -150,7 +151,7 @@ def grabcut_mask(image_rgb: np.ndarray, box_xyxy: np.ndarray, *, margin: float =
     small_w, small_h = max(round(cw * scale), 1), max(round(ch * scale), 1)
     small = cv2.resize(patch, (small_w, small_h), interpolation=cv2.INTER_AREA) if scale < 1 else patch
     small = np.ascontiguousarray(small[:, :, ::-1])  # (sh, sw, 3) BGR, as OpenCV's GrabCut expects colour images
-    # The box in the small crop's pixels (at least one pixel wide, at least one pixel of background left).
+    # The box in the small crop's pixels, rounded outwards.
     sx0, sx1 = int(math.floor((box.c0 - crop.c0) * scale)), int(math.ceil((box.c1 - crop.c0) * scale))
     sy0, sy1 = int(math.floor((box.r0 - crop.r0) * scale)), int(math.ceil((box.r1 - crop.r0) * scale))
     labels = np.full((small_h, small_w), cv2.GC_BGD, dtype=np.uint8)  # (sh, sw)
@@ -159,8 +160,11 @@ def grabcut_mask(image_rgb: np.ndarray, box_xyxy: np.ndarray, *, margin: float =
         return out
     bgd_model = np.zeros((1, 65), dtype=np.float64)
     fgd_model = np.zeros((1, 65), dtype=np.float64)
-    cv2.setRNGSeed(GRABCUT_SEED)
-    cv2.grabCut(small, labels, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
+    cv2.setRNGSeed(GRABCUT_SEED)  # OpenCV's (per-thread) RNG drives GrabCut's k-means start
+    try:
+        cv2.grabCut(small, labels, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # too few distinct pixels for its colour models: no segmentation, say so with an empty mask
+        return out
     foreground = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)  # (sh, sw)
     if scale < 1:
         foreground = cv2.resize(foreground, (cw, ch), interpolation=cv2.INTER_NEAREST)  # (ch, cw)
@@ -285,8 +289,8 @@ class BoxMasker:
             leaves a mask nearly empty (``None``: keep the nearly empty mask).
         min_fill: a mask with fewer than ``min_fill`` times its box's pixels (clipped to the
             frame) counts as nearly empty; 0 only replaces masks with no pixel at all.
-        grabcut_margin, selfie_margin: crop margins of ``grabcut`` and ``selfie``, a fraction of
-            the box's width (height) added on each side.
+        grabcut_margin, selfie_margin: crop margins of ``grabcut`` (> 0) and ``selfie``, a
+            fraction of the box's width (height) added on each side.
         selfie_threshold: person probability at which a pixel belongs to the mask.
         grabcut_iterations: GrabCut iterations per box.
         grabcut_max_side: longest side, pixels, of the crop GrabCut runs on (larger crops are shrunk).
@@ -317,6 +321,8 @@ class BoxMasker:
                                        ("selfie_margin", selfie_margin, 0.0, 10.0)):
             if not low <= float(value) <= high:
                 raise ConfigError(f"box->mask {name} must be in [{low:g}, {high:g}], got {value}")
+        if float(grabcut_margin) == 0 and "grabcut" in self.methods.values():
+            raise ConfigError("box->mask grabcut_margin must be > 0: GrabCut learns the background from the crop around the box")
         if int(grabcut_iterations) < 1 or int(grabcut_max_side) < 8 or int(bgsub_history) < 1 or float(bgsub_var_threshold) <= 0:
             raise ConfigError("box->mask grabcut_iterations and bgsub_history must be >= 1, grabcut_max_side >= 8, "
                               "bgsub_var_threshold > 0")
@@ -345,7 +351,8 @@ class BoxMasker:
             image_rgb: ``(H, W, 3)`` uint8 RGB, the same size for every frame of the sequence.
             boxes_xyxy: ``(K, 4)`` float, pixels (module conventions); boxes may leave the frame.
             class_ids: ``(K,)`` int MOTS class ids, each one listed in ``methods``.
-            scores: ``(K,)`` float detection scores; where masks overlap the higher score keeps the pixels.
+            scores: ``(K,)`` float detection scores; where masks overlap the higher score keeps the
+                pixels (on a tie, the earlier box).
         """
         image_rgb, boxes_xyxy, class_ids, scores = self._checked(image_rgb, boxes_xyxy, class_ids, scores)
         if self.background is not None:

@@ -317,7 +317,8 @@ def reid(
     dets: Path = typer.Option(..., "--dets", help="Folder of the <seq>.json detections and <seq>.npy embeddings the tracks came from."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder for refined <seq>.txt + <seq>.json. Default: refined/ beside TRACKS."),
     method: Optional[str] = typer.Option(None, "--method", help="remots (default: hierarchical merging, thresholds read from the data) or dior (long-term re-ID: gap <= reid.n2_seconds, cosine > reid.theta_1)."),
-    frames: Optional[Path] = typer.Option(None, "--frames", help="remots: the sequences' frames (video, image folder or dataset root): tracks are first cut where optical flow and appearance disagree."),
+    frames: Optional[Path] = typer.Option(None, "--frames", help="remots: the sequences' frames (video, image folder or dataset root): short-term tracklets are rebuilt from them (see --short-term)."),
+    short_term: Optional[str] = typer.Option(None, "--short-term", help="remots with --frames: remots (default: ReMOTS's short-term tracker, adjacent frames linked by flow-warped mask IoU > 0 and cosine >= theta_short, input ids ignored) or cut (cut the input tracks where flow or appearance disagree). Same as --set short_term=..."),
     plot: bool = typer.Option(False, "--plot", help="remots: write <seq>.thresholds.png with the similarity histograms and the chosen thresholds."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (section reid:)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. theta_t_seconds=1.0 or sigma_k=2.5 (repeatable; see dior config)."),
@@ -331,7 +332,7 @@ def reid(
     from dior_cli.reid.stage import ReidOptions, run
 
     start = time.perf_counter()
-    sets = list(overrides) + ([f"method={method}"] if method is not None else [])
+    sets = list(overrides) + ([f"method={method}"] if method is not None else []) + ([f"short_term={short_term}"] if short_term is not None else [])
     options = ReidOptions(tracks=tracks, dets=dets, out=out, frames=frames, plot=plot, overwrite=overwrite,
                           config=config.load_config("reid", config_file, sets))
     summary = run(options)
@@ -347,12 +348,44 @@ def reid(
         else:
             console.print(
                 f"{name}: {s['tracks_in']} tracks in -> {s['short_term_tracklets']} short-term tracklets "
-                f"({s['cuts_appearance']} appearance cuts, {s['cuts_flow']} flow cuts), {s['merges']} merges, {s['tracks_out']} tracks out; "
+                + (f"(short-term tracker, {s['short_term_links']} links)" if s.get("short_term") == "remots"
+                   else f"({s['cuts_appearance']} appearance cuts, {s['cuts_flow']} flow cuts)")
+                + f", {s['merges']} merges ({s.get('linkage', 'centroid')} linkage), {s['tracks_out']} tracks out; "
                 f"theta_short {s['theta_short']:.3f}, theta_merge {s['theta_merge']:.3f} (from {s['different_identity']['n']} different / {s['same_identity']['n']} same pairs)"
             )
     skipped = sum("skipped" in s for s in summary["sequences"].values())
     console.print(f"refined {len(summary['sequences']) - skipped} sequence(s)" + (f", skipped {skipped}" if skipped else "")
                   + f" in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+
+
+@app.command()
+@user_errors_exit_1
+def adapt(
+    dets: Path = typer.Argument(..., help="Folder of <seq>.json detections (dior infer); their <seq>.npy, if present, is only used to report the similarity before."),
+    frames: Path = typer.Option(..., "--frames", help="The sequences' frames (video, image folder or dataset root)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder: <seq>.json (the detections, copied), <seq>.npy + .npy.json (new embeddings), <seq>.osnet.pt (the adapted encoder). Default: adapted/ beside DETS."),
+    reid_weights: Optional[str] = typer.Option(None, "--reid-weights", help="The OSNet x0.25 ONNX file to start from. Default: found through DIOR_WEIGHTS, the user cache or ../shared/weights."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (section adapt:)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. intra_steps=100, inter_steps=100, learning_rate=5e-5 (repeatable; see dior config)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs already exist (default: skip them)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary (losses, thresholds, timings) as JSON on stdout."),
+) -> None:
+    """Fine-tune OSNet on each video's own detections (ReMOTS: intra-frame, then short-term-tracklet triplets; no ground truth), then re-embed them."""
+    import time
+
+    from dior_cli import config
+    from dior_cli.adapt.stage import AdaptOptions, describe, run
+
+    start = time.perf_counter()
+    options = AdaptOptions(dets=dets, frames=frames, out=out, weights=reid_weights, device=device, overwrite=overwrite,
+                           config=config.load_config("adapt", config_file, overrides))
+    summary = run(options)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=1))
+    for line in describe(summary):
+        console.print(line, soft_wrap=True)
+    console.print(f"adapted {len(summary['sequences'])} sequence(s) in {time.perf_counter() - start:.1f} s on {summary['device']} -> {summary['out']}")
 
 
 @app.command()

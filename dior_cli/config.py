@@ -69,11 +69,38 @@ class ReidConfig:
     theta_t_seconds: float = option(0.5, "remots method: largest time gap between merged tracklets (15 frames at 30 fps)", "s", "ReMOTS sec. 2.5 (theta_t)")
     sigma_k: float = option(3.0, "remots method: theta_short = mean + sigma_k * std of different-identity similarities", "std", "ReMOTS sec. 2.3 (theta_app_short)")
     flow_scale: float = option(0.5, "remots method with --frames: resolution factor at which optical flow is computed", "fraction")
+    short_term: Literal["remots", "cut"] = option("remots", "remots method with --frames: remots: ReMOTS's short-term tracker (adjacent frames, flow-warped mask IoU > 0, cosine >= theta_short, linear assignment; input ids ignored); cut: cut the input tracks where flow or appearance disagree", None, "ReMOTS sec. 2.3")
+    linkage: Literal["centroid", "average"] = option("centroid", "remots method: cluster distance when merging: centroid (||m_a - m_b||^2 / 2 of the mean unit embeddings; 1 - cos for single observations) or average (mean pairwise 1 - cos)", None, "ReMOTS sec. 2.5 (centroid linkage)")
 
     def __post_init__(self) -> None:
         _require(self.n2_seconds > 0 and self.theta_t_seconds > 0, "reid.n2_seconds and reid.theta_t_seconds must be positive")
         _require(self.sigma_k >= 0, "reid.sigma_k must not be negative")
         _require(0 < self.flow_scale <= 1, "reid.flow_scale must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """``dior adapt``: fine-tuning OSNet on a video's own detections (ReMOTS sec. 2.2-2.4).
+
+    Names differ from ``train:``'s and ``reid:``'s so a bare ``--set key=value`` of ``dior config`` stays unambiguous."""
+
+    intra_steps: int = option(100, "step 1: optimiser steps on intra-frame triplets (positive: a strong augmentation of the anchor; negatives: other detections of its frame)", "steps", "ReMOTS sec. 2.2")
+    inter_steps: int = option(100, "step 3: optimiser steps on inter-short-tracklet triplets (positive: the tracklet at another frame; negatives: other tracklets of the frame)", "steps", "ReMOTS sec. 2.4")
+    batch_identities: int = option(8, "identities (labels) per batch; each gives two crops (anchor, positive)", "identities")
+    max_per_frame: int = option(4, "largest number of identities one frame contributes to a batch (the rest come from other frames)", "identities")
+    learning_rate: float = option(1e-4, "Adam learning rate", "1/step")
+    adam_weight_decay: float = option(5e-4, "Adam L2 weight decay", "1/step")
+    margin: float = option(0.3, "triplet margin, in cosine distance (1 - cos)", "distance")
+    short_term_sigma_k: float = option(3.0, "step 2: theta_short = mean + this many std of intra-frame similarities (step-1 encoder)", "std", "ReMOTS sec. 2.3")
+    short_term_flow_scale: float = option(0.5, "step 2: resolution factor at which optical flow is computed", "fraction")
+    sampling_seed: int = option(0, "seed of the batches, the augmentation and torch")
+
+    def __post_init__(self) -> None:
+        _require(self.intra_steps >= 0 and self.inter_steps >= 0, "adapt.intra_steps and adapt.inter_steps must not be negative")
+        _require(self.batch_identities >= 2 and self.max_per_frame >= 2, "adapt.batch_identities and adapt.max_per_frame must be at least 2")
+        _require(self.learning_rate > 0 and self.adam_weight_decay >= 0 and self.margin >= 0, "adapt.learning_rate must be positive, adam_weight_decay and margin not negative")
+        _require(self.short_term_sigma_k >= 0, "adapt.short_term_sigma_k must not be negative")
+        _require(0 < self.short_term_flow_scale <= 1, "adapt.short_term_flow_scale must be in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -131,7 +158,7 @@ def seconds_to_frames(seconds: float, fps: float) -> int:
     return max(1, int(round(seconds * fps)))
 
 
-STAGES: dict[str, type] = {"track": TrackConfig, "reid": ReidConfig, "train": TrainConfig}
+STAGES: dict[str, type] = {"track": TrackConfig, "reid": ReidConfig, "adapt": AdaptConfig, "train": TrainConfig}
 
 
 def load_config(stage: str, config_file: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -218,7 +245,7 @@ def split_overrides(overrides: list[str] | tuple[str, ...], stages: tuple[str, .
             owners = [s for s in stages if key in {f.name for f in dataclasses.fields(STAGES[s])}]
             if len(owners) != 1:
                 valid = ", ".join(f"{s}.{f.name}" for s in stages for f in dataclasses.fields(STAGES[s]))
-                problem = f"is a key of {' and '.join(owners)}: name one, e.g. {owners[0]}.{key}" if owners else f"unknown key {key!r}; valid keys: {valid}"
+                problem = f"is a key of {' and '.join(owners)}: name one, e.g. {owners[0]}.{key}" if owners else f"unknown key {' or '.join(f'{s}.{key}' for s in stages)}; valid keys: {valid}"
                 raise ConfigError(f"--set {text!r}: {problem}")
             stage = owners[0]
         groups[stage].append(text)

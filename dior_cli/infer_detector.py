@@ -124,7 +124,7 @@ def load_pipeline(settings: DetectorSettings, *, detector_weights: str | None, r
 def infer_sequence(pipeline: BoxPipeline, seq: SequenceInfo, json_path: Path, npy_path: Path, *, fps: float | None) -> dict[str, Any]:
     """Detect, mask and embed every frame of ``seq``; write ``<seq>.json`` + ``<seq>.npy``; return its summary."""
     from dior_cli.box_to_mask import DEFAULT_METHODS, BoxMasker
-    from dior_cli.model.osnet_crops import embed_crops
+    from dior_cli.model.osnet_crops import embed_crops_of_frames
 
     start = time.perf_counter()
     masker = BoxMasker(methods={**DEFAULT_METHODS, **pipeline.settings.mask_methods}, segmenter=pipeline.segmenter)
@@ -140,6 +140,7 @@ def infer_sequence(pipeline: BoxPipeline, seq: SequenceInfo, json_path: Path, np
         tick = time.perf_counter()
         found = pipeline.detector.detect([image for _, image in batch])
         seconds["detector"] += time.perf_counter() - tick
+        kept_boxes = []
         for (frame, image), boxes in zip(batch, found):
             num_frames, image_size = frame + 1, image.shape[:2]
             class_ids = np.array([to_mots[int(c)] for c in boxes.coco_class], dtype=np.int64)
@@ -155,9 +156,10 @@ def infer_sequence(pipeline: BoxPipeline, seq: SequenceInfo, json_path: Path, np
             extras = tuple({"mask_source": made.methods[k], "coco_class": int(boxes.coco_class[k])} for k in keep)
             parts.append(Detections(frame=np.full(len(keep), frame), class_id=class_ids[keep], score=boxes.scores[keep],
                                     bbox_xyxy=boxes.boxes_xyxy[keep].reshape(-1, 4), rles=[made.rles[k] for k in keep], extras=extras))
-            tick = time.perf_counter()
-            vectors.append(embed_crops(pipeline.osnet, image, boxes.boxes_xyxy[keep]))
-            seconds["embeddings"] += time.perf_counter() - tick
+            kept_boxes.append(boxes.boxes_xyxy[keep])
+        tick = time.perf_counter()
+        vectors.extend(embed_crops_of_frames(pipeline.osnet, [image for _, image in batch], kept_boxes))  # the batch's crops together
+        seconds["embeddings"] += time.perf_counter() - tick
     if num_frames == 0:
         raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
     detections = concat_detections(parts) if parts else Detections.empty()

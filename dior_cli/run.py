@@ -57,6 +57,7 @@ def run(options: RunOptions) -> dict[str, Any]:
     from dior_cli.track import stage as track_stage
 
     dets, tracks, videos = options.out / "dets", options.out / "tracks", options.out / "render"
+    _check_frame_rates(options)
     seconds: dict[str, float] = {}
 
     console.print("[bold]1/3 infer[/]: detect, segment, embed")
@@ -88,6 +89,19 @@ def run(options: RunOptions) -> dict[str, Any]:
         "sequences": {name: _sequence_summary(name, inferred, tracked, rendered) for name in inferred["sequences"]},
         "infer": inferred, "track": tracked, "render": rendered,
     }
+
+
+def _check_frame_rates(options: RunOptions) -> None:
+    """The tracker's durations need an fps: refuse before any work when a sequence has none and ``--fps`` is not given."""
+    from dior_cli.errors import ConfigError
+    from dior_cli.formats.layouts import discover_sequences
+
+    if options.infer.get("fps") is not None:
+        return
+    unknown = [seq.name for seq in discover_sequences(options.source) if seq.fps is None]
+    if unknown:
+        raise ConfigError(f"the frame rate of {', '.join(unknown)} is unknown (a folder of images has none): pass --fps, "
+                          "the frames per second the images were taken at", path=options.source)
 
 
 def _finished_video(folder: Path, name: str) -> Path | None:

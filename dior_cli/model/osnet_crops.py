@@ -86,6 +86,24 @@ def embed_crops(
     return np.concatenate(rows).astype(np.float32, copy=False)  # (N, 512)
 
 
+def embed_crops_of_frames(model: OSNet, images: list[np.ndarray], boxes_per_frame: list[np.ndarray], batch: int = 64) -> list[np.ndarray]:
+    """``embed_crops`` for several frames at once: the crops of all frames share forward passes
+    (background kept). Returns one ``(N_i, 512)`` float32 array per frame, in order."""
+    boxes = [np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in boxes_per_frame]
+    crops = [crop_batch(image, b) for image, b in zip(images, boxes) if len(b)]  # each (N_i, 256, 128, 3)
+    if not crops:
+        return [np.zeros((0, EMBEDDING_DIM), dtype=np.float32) for _ in boxes]
+    stacked = np.concatenate(crops)  # (N, 256, 128, 3)
+    device = next(model.parameters()).device
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(stacked), batch):
+            features = model(normalise(stacked[start:start + batch]).to(device))  # (B, 512)
+            rows.append(F.normalize(features, dim=1).cpu().numpy())
+    vectors = np.concatenate(rows).astype(np.float32, copy=False)  # (N, 512)
+    return np.split(vectors, np.cumsum([len(b) for b in boxes])[:-1])
+
+
 def crop_batch(
     image: np.ndarray,
     boxes_xyxy: np.ndarray,

@@ -5,17 +5,22 @@ class, unit embedding). Steps:
 
 1. **Different-identity similarities**: cosine similarities between distinct objects of one
    class in the same frame. ``theta_short = mean + sigma_k * std`` of them.
-2. **Short-term tracklets**: each input track is cut at every link (consecutive
-   observations) whose appearance similarity falls below ``theta_short``, or whose masks
-   do not overlap at all once the earlier mask is warped by optical flow (when frames are
-   given: ``link_flow_iou``). Without that evidence the input tracks are the tracklets.
+2. **Short-term tracklets**, one of:
+
+   - ``frame_pairs`` given (``--short-term remots``, the default with frames): ReMOTS's
+     short-term tracker (:mod:`dior_cli.reid.short_term`) links observations of adjacent
+     frames by flow-warped mask IoU and appearance, ignoring the input ids;
+   - ``link_flow_iou`` given (``--short-term cut``): each input track is cut at every link
+     (consecutive observations) whose appearance similarity falls below ``theta_short``, or
+     whose masks do not overlap at all once the earlier mask is warped by optical flow;
+   - neither (no frames): the input tracks are the tracklets.
 3. **Same-identity similarities**: pairs of observations inside one short-term tracklet.
    ``theta_merge`` = where same and different separate best
    (:func:`dior_cli.reid.thresholds.best_separation`).
-4. **Merging**: constrained centroid-linkage clustering of the tracklets
-   (:mod:`dior_cli.reid.merge`), cut at distance ``1 - theta_merge``.
-5. **Ids**: a cluster keeps the id of its earliest tracklet's input track, unless an earlier
-   cluster already took it; then it gets a fresh ``class_id * 1000 + k``.
+4. **Merging**: constrained agglomerative clustering of the tracklets, eq. 3
+   (:mod:`dior_cli.reid.merge`, centroid linkage by default), cut at distance ``1 - theta_merge``.
+5. **Ids**: a cluster keeps the id of its earliest tracklet's first input line, unless an
+   earlier cluster already took it; then it gets a fresh ``class_id * 1000 + k``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dior_cli.records import mots_obj_id
-from dior_cli.reid.merge import Tracklet, cluster_tracklets
+from dior_cli.reid.merge import Linkage, Tracklet, cluster_tracklets
+from dior_cli.reid.short_term import FramePair, short_term_tracklets
 from dior_cli.reid.thresholds import best_separation, theta_short
 
 _MAX_DIFFERENT_PAIRS = 200_000  # similarity samples kept for the statistics (random subset)
@@ -44,6 +50,8 @@ class RemotsReport:
     cuts_flow: int
     merges: int
     tracks_out: int
+    short_term: str  # "remots" (the short-term tracker), "cut" (input tracks cut) or "input" (tracks as given)
+    short_term_links: int  # links the short-term tracker made (0 unless short_term == "remots")
     different: np.ndarray = field(repr=False)
     same: np.ndarray = field(repr=False)
 
@@ -99,6 +107,8 @@ def refine_remots(
     max_gap_frames: int,
     sigma_k: float,
     link_flow_iou: np.ndarray | None = None,
+    frame_pairs: list[FramePair] | None = None,
+    linkage: Linkage = "centroid",
     seed: int = 0,
 ) -> tuple[np.ndarray, RemotsReport]:
     """Refine one sequence; return the new object id of every observation and a report.
@@ -110,6 +120,9 @@ def refine_remots(
         sigma_k: theta_short = mean + sigma_k * std of different-identity similarities.
         link_flow_iou: ``(L,)`` IoU of each link of :func:`track_links` after warping the
             earlier mask by optical flow; NaN where not measured. ``None``: no flow evidence.
+        frame_pairs: adjacent-frame warped IoUs (:func:`dior_cli.reid.short_term.flow_pairs`):
+            tracklets come from the short-term tracker instead (``link_flow_iou`` must be ``None``).
+        linkage: ``"centroid"`` or ``"average"`` (:mod:`dior_cli.reid.merge`).
         seed: for the random subsets of similarity pairs.
     """
     rng = np.random.default_rng(seed)
@@ -118,14 +131,22 @@ def refine_remots(
     different = different_identity_similarities(frames, class_ids, embeddings, rng)
     t_short = theta_short(different, sigma_k)
 
+    if frame_pairs is not None and link_flow_iou is not None:
+        raise ValueError("give frame_pairs (short-term tracker) or link_flow_iou (cut the input tracks), not both")
     earlier, later = track_links(frames, obj_ids)
     cut_appearance = np.zeros(earlier.size, bool)
     cut_flow = np.zeros(earlier.size, bool)
-    if link_flow_iou is not None:
-        link_similarity = np.einsum("kd,kd->k", embeddings[earlier], embeddings[later])
-        cut_appearance = link_similarity < t_short
-        cut_flow = link_flow_iou == 0  # NaN (not measured) never cuts
-    labels = _tracklet_labels(n, obj_ids, earlier, later, cut_appearance | cut_flow)
+    links = 0
+    if frame_pairs is not None:
+        labels, links = short_term_tracklets(n, class_ids, embeddings, frame_pairs, t_short)
+        mode = "remots"
+    else:
+        if link_flow_iou is not None:
+            link_similarity = np.einsum("kd,kd->k", embeddings[earlier], embeddings[later])
+            cut_appearance = link_similarity < t_short
+            cut_flow = link_flow_iou == 0  # NaN (not measured) never cuts
+        labels = _tracklet_labels(n, obj_ids, earlier, later, cut_appearance | cut_flow)
+        mode = "input" if link_flow_iou is None else "cut"
 
     same = same_identity_similarities(labels, embeddings, rng)
     t_merge = best_separation(different, same)
@@ -136,12 +157,12 @@ def refine_remots(
         Tracklet(class_id=int(class_ids[m[0]]), frames=np.sort(frames[m]), embedding_sum=embeddings[m].sum(0), count=m.size)
         for m in members
     ]
-    cluster_of, merges = cluster_tracklets(tracklets, max_gap_frames=max_gap_frames, max_distance=1.0 - t_merge)
+    cluster_of, merges = cluster_tracklets(tracklets, max_gap_frames=max_gap_frames, max_distance=1.0 - t_merge, linkage=linkage)
     new_ids = _assign_ids(members, cluster_of, tracklets, obj_ids, class_ids, n)
     report = RemotsReport(
         theta_short=t_short, theta_merge=t_merge, tracks_in=tracks_in, short_term_tracklets=len(tracklets),
         cuts_appearance=int(cut_appearance.sum()), cuts_flow=int((cut_flow & ~cut_appearance).sum()), merges=merges,
-        tracks_out=int(np.unique(new_ids).size), different=different, same=same,
+        tracks_out=int(np.unique(new_ids).size), short_term=mode, short_term_links=links, different=different, same=same,
     )
     return new_ids, report
 

@@ -4,8 +4,9 @@ Reads ``TRACKS/<seq>.txt`` with its link file ``TRACKS/<seq>.json`` (which detec
 came from) and the detections ``DETS/<seq>.json`` with their embeddings ``DETS/<seq>.npy``;
 writes ``REFINED/<seq>.txt`` and ``REFINED/<seq>.json`` in the same formats, every input line
 once, with the same mask, under its new id. Methods: ``remots`` (the default; ReMOTS
-merging with thresholds read from the data, optionally cutting tracks first on optical-flow
-and appearance evidence from ``--frames``) and ``dior`` (DIOR's long-term re-ID, as
+merging with thresholds read from the data; with ``--frames``, short-term tracklets from
+ReMOTS's short-term tracker, or, with ``short_term = "cut"``, the input tracks cut on
+optical-flow and appearance evidence) and ``dior`` (DIOR's long-term re-ID, as
 ``dior track --offline-reid``).
 
 Finished sequences are skipped unless ``overwrite``; each link file records the settings and
@@ -37,6 +38,7 @@ from dior_cli.reid.flow import backward_flow, warp_mask
 from dior_cli.reid.long_term import link_tracklets
 from dior_cli.reid.plot import threshold_figure, write_threshold_plot
 from dior_cli.reid.remots import refine_remots, track_links
+from dior_cli.reid.short_term import flow_pairs
 from dior_cli.reid.thresholds import histogram
 from dior_cli.rerun import file_sha256, skipped_entry
 
@@ -101,19 +103,23 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
                                         max_gap_frames=seconds_to_frames(cfg.n2_seconds, fps), min_similarity=cfg.theta_1)
         result.update({"joins": len(joins), "theta_1": cfg.theta_1, "n2_frames": seconds_to_frames(cfg.n2_seconds, fps)})
     else:
-        flow_iou = None
-        if frames is not None:
+        flow_iou = pairs = None
+        if frames is not None and cfg.short_term == "remots":
+            source = frames.open_frames()
+            pairs = flow_pairs(rows.frame, rows.rles, source, scale=cfg.flow_scale, total=len(source), description=f"{frames.name} flow")
+        elif frames is not None:
             flow_iou = link_flow_ious(rows, frames, cfg.flow_scale)
         elif options.frames is None:
-            note(f"{txt.stem}: no --frames: the input tracks are the short-term tracklets (no optical-flow cuts)")
+            note(f"{txt.stem}: no --frames: the input tracks are the short-term tracklets (no short-term tracker, no optical-flow cuts)")
         new_ids, report = refine_remots(rows.frame, rows.obj_id, rows.class_id, embeddings,
                                         max_gap_frames=seconds_to_frames(cfg.theta_t_seconds, fps), sigma_k=cfg.sigma_k,
-                                        link_flow_iou=flow_iou)
+                                        link_flow_iou=flow_iou, frame_pairs=pairs, linkage=cfg.linkage)
         result.update({
             "theta_short": report.theta_short, "theta_merge": report.theta_merge,
             "theta_t_frames": seconds_to_frames(cfg.theta_t_seconds, fps),
             "short_term_tracklets": report.short_term_tracklets, "cuts_appearance": report.cuts_appearance,
             "cuts_flow": report.cuts_flow, "merges": report.merges, "flow": frames is not None,
+            "short_term": report.short_term, "short_term_links": report.short_term_links, "linkage": cfg.linkage,
             "different_identity": {"n": int(report.different.size), **histogram(report.different)},
             "same_identity": {"n": int(report.same.size), **histogram(report.same)},
         })

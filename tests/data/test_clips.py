@@ -434,12 +434,14 @@ def test_missing_image_in_the_middle_names_the_frame(kitti_root, tmp_path):
 
 
 def test_missing_last_image_of_a_mots20_sequence_names_the_frame(mots20_root, tmp_path):
+    """The images present decide a MOTS20 sequence's length (as for every command): 9 frames, so the
+    ground truth of frame 10 (1-based) lies past the sequence, and the error names its line."""
     root = tmp_path / "root"
     shutil.copytree(mots20_root, root)
     (root / "train" / "MOTS20-15" / "img1" / "000010.jpg").unlink()
-    with pytest.raises(FormatError, match="frame 9 has no image") as caught:
+    with pytest.raises(FormatError, match="frame 10 is past the sequence's last frame 9") as caught:
         MotsClipDataset(root)
-    assert (caught.value.sequence, caught.value.frame) == ("MOTS20-15", 9)
+    assert caught.value.sequence == "MOTS20-15" and caught.value.path.endswith("gt.txt") and caught.value.line is not None
 
 
 def test_frames_of_another_size_than_the_annotations(tmp_path):

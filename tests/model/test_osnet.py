@@ -271,3 +271,16 @@ def test_the_network_has_the_onnx_graphs_layer_count():
     assert len(convs) == 151
     assert sum(p.numel() for p in OSNet().parameters()) + 2 * EMBEDDING_DIM == 200_138 - 2  # ONNX initializer elements (2 are Reshape constants)
 
+
+
+def test_crops_of_several_frames_embed_as_each_frame_alone(osnet, rng):
+    """Sharing forward passes across frames changes nothing but float rounding (frames with no boxes included)."""
+    from dior_cli.model.osnet_crops import embed_crops_of_frames
+
+    images = [rng.integers(0, 256, size=(120, 90, 3), dtype=np.uint8) for _ in range(3)]
+    boxes = [np.array([[0, 0, 30, 60], [10, 20, 80, 110]], float), np.zeros((0, 4)), np.array([[45.5, 5.2, 89.9, 119.0]])]
+    together = embed_crops_of_frames(osnet, images, boxes, batch=2)
+    assert [t.shape for t in together] == [(2, 512), (0, 512), (1, 512)]
+    for image, b, t in zip(images, boxes, together):
+        np.testing.assert_allclose(t, embed_crops(osnet, image, b), atol=1e-5)
+    assert [t.shape for t in embed_crops_of_frames(osnet, images[:1], [np.zeros((0, 4))])] == [(0, 512)]

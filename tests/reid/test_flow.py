@@ -243,7 +243,7 @@ def ids_of_objects(root: Path, folder: str) -> dict[int, set[int]]:
 
 def test_flow_cut_splits_a_track_that_jumps(tmp_path):
     write_swap_sequence(tmp_path)
-    config = ReidConfig(method="remots")
+    config = ReidConfig(method="remots", short_term="cut")  # cutting the input tracks (the short-term tracker is the default now)
     with_flow = reid(ReidOptions(tracks=tmp_path / "tracks", dets=tmp_path / "dets", out=tmp_path / "flow",
                                  frames=tmp_path / "frames" / "swap", overwrite=True, config=config))["sequences"]["swap"]
     without = reid(ReidOptions(tracks=tmp_path / "tracks", dets=tmp_path / "dets", out=tmp_path / "plain",
