@@ -80,9 +80,9 @@ class ReidConfig:
 
 @dataclass(frozen=True)
 class AdaptConfig:
-    """``dior adapt``: fine-tuning OSNet on a video's own detections (ReMOTS sec. 2.2-2.4).
+    """``dior adapt``: fine-tuning OSNet on a video's own detections (ReMOTS sec. 2.2-2.4)."""
 
-    Names differ from ``train:``'s and ``reid:``'s so a bare ``--set key=value`` of ``dior config`` stays unambiguous."""
+    # key names differ from train:'s and reid:'s, so a bare --set key=value of dior config stays unambiguous
 
     intra_steps: int = option(100, "step 1: optimiser steps on intra-frame triplets (positive: a strong augmentation of the anchor; negatives: other detections of its frame)", "steps", "ReMOTS sec. 2.2")
     inter_steps: int = option(100, "step 3: optimiser steps on inter-short-tracklet triplets (positive: the tracklet at another frame; negatives: other tracklets of the frame)", "steps", "ReMOTS sec. 2.4")

@@ -287,9 +287,9 @@ def _has_score_column(path: Path) -> bool:
 
 
 def _is_box_file(path: Path) -> bool:
-    from dior_cli.formats.mot_boxes import looks_like_mot_boxes
+    from dior_cli.formats.mot_box_tracks import looks_like_box_file
 
-    return looks_like_mot_boxes(path)
+    return looks_like_box_file(path)
 
 
 # ---------------------------------------------------------------- rendering

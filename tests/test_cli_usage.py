@@ -80,4 +80,4 @@ def test_split_overrides_routes_by_key():
 
 def test_unknown_bare_key_exits_1_naming_it():
     result = runner.invoke(app, ["config", "--set", "nope=1"])
-    assert result.exit_code == 1 and "unknown key track.nope or reid.nope or train.nope" in result.output
+    assert result.exit_code == 1 and "unknown key track.nope or reid.nope or adapt.nope or train.nope" in result.output

@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 
 from dior_cli.errors import ConfigError, FormatError, InputNotFound
-from dior_cli.formats.eval_layouts import BOX_BENCHMARKS, GroundTruthSet, apply_seqmap
+from dior_cli.formats.eval_layouts import BOX_BENCHMARKS, GroundTruthSet, select_sequences
 from dior_cli.formats.frames import list_images
 from dior_cli.formats.layouts import SequenceInfo
 from dior_cli.formats.mot_box_tracks import FRAME_BASE, last_frame, looks_like_box_file
@@ -91,17 +91,8 @@ def discover_box_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto",
     if benchmark == "auto":
         benchmark, reason = _decide_benchmark(gt, folder_benchmark, [s.name for s in sequences])
         decisions.append(f"benchmark {benchmark} from {reason}")
-    without_gt = [s.name for s in sequences if s.gt_txt is None]
-    sequences = [s for s in sequences if s.gt_txt is not None]
-    used_seqmap = Path(seqmap) if seqmap is not None else own_seqmap
-    if used_seqmap is not None:
-        sequences = apply_seqmap(sequences, used_seqmap, without_gt)
-        if seqmap is None:
-            decisions.append(f"sequences from the layout's seqmap {used_seqmap}")
-    elif without_gt:
-        decisions.append(f"not evaluated, no ground truth: {', '.join(without_gt)}")
-    if not sequences:
-        raise FormatError("holds no sequence with ground truth (gt/gt.txt)", path=gt)
+    sequences, used_seqmap = select_sequences(sequences, [s.gt_txt is not None for s in sequences], seqmap, own_seqmap, decisions,
+                                              gt=gt, what="ground truth (gt/gt.txt)")
     decisions += _length_decisions(sequences)
     return GroundTruthSet(benchmark, layout, sequences, used_seqmap, decisions)
 

@@ -111,8 +111,19 @@ def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seq
         )
     if benchmark == "auto":
         decisions.insert(0, f"benchmark {found_benchmark} from the layout: {layout}")
-    without_gt = [s.name for s in sequences if s.gt_txt is None and s.gt_png is None]
-    sequences = [s for s in sequences if s.gt_txt is not None or s.gt_png is not None]
+    sequences, used_seqmap = select_sequences(sequences, [s.gt_txt is not None or s.gt_png is not None for s in sequences],
+                                              seqmap, own_seqmap, decisions, gt=gt, what="ground truth")
+    return GroundTruthSet(found_benchmark, layout, sequences, used_seqmap, decisions)
+
+
+def select_sequences(sequences: list[SequenceInfo], has_gt: list[bool], seqmap: str | os.PathLike | None, own_seqmap: Path | None,
+                     decisions: list[str], *, gt: Path, what: str) -> tuple[list[SequenceInfo], Path | None]:
+    """The sequences to evaluate: those with ground truth, cut to ``seqmap`` (the user's, else the layout's own).
+
+    Appends what was decided to ``decisions``; refuses when nothing is left. Returns the sequences and the seqmap used.
+    """
+    without_gt = [s.name for s, has in zip(sequences, has_gt) if not has]
+    sequences = [s for s, has in zip(sequences, has_gt) if has]
     used_seqmap = Path(seqmap) if seqmap is not None else own_seqmap
     if used_seqmap is not None:
         sequences = apply_seqmap(sequences, used_seqmap, without_gt)
@@ -121,8 +132,8 @@ def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seq
     elif without_gt:
         decisions.append(f"not evaluated, no ground truth: {', '.join(without_gt)}")
     if not sequences:
-        raise FormatError("holds no sequence with ground truth", path=gt)
-    return GroundTruthSet(found_benchmark, layout, sequences, used_seqmap, decisions)
+        raise FormatError(f"holds no sequence with {what}", path=gt)
+    return sequences, used_seqmap
 
 
 def find_predictions(pred: str | os.PathLike, names: list[str]) -> tuple[dict[str, Path], list[str], list[str]]:

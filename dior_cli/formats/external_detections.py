@@ -48,7 +48,8 @@ import numpy as np
 from dior_cli.errors import AlignmentError, ConfigError, FormatError, InputNotFound
 from dior_cli.formats.detections_json import read_detections
 from dior_cli.formats.kitti_png import list_png_frames, read_kitti_png_folder
-from dior_cli.formats.mot_boxes import looks_like_mot_boxes, read_mot_boxes
+from dior_cli.formats.mot_box_tracks import looks_like_box_file
+from dior_cli.formats.mot_boxes import read_mot_boxes
 from dior_cli.formats.mots_txt import parse_mots_line, read_text_lines
 from dior_cli.masks import Rle, bbox_xyxy, box_rles, first_rle_problem, make_rle
 from dior_cli.records import IGNORE, MOTS_CLASSES, Detections
@@ -137,7 +138,7 @@ def locate(set_path: str | os.PathLike, sequence: str, *, single_sequence: bool)
 
 def _txt_kind(path: Path) -> str:
     """A ``.txt`` is MOT boxes when its first line is comma-separated numbers, else MOTS txt."""
-    return MOT_BOXES if looks_like_mot_boxes(path) else MOTS_TXT
+    return MOT_BOXES if looks_like_box_file(path) else MOTS_TXT
 
 
 def read_external_detections(

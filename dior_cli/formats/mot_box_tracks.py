@@ -89,7 +89,7 @@ def looks_like_box_file(path: str | os.PathLike) -> bool:
     if first is None:
         return False
     fields = _split(first)
-    return "," in first or (len(fields) >= _GT_COLUMNS and all(_is_number(f) for f in fields))
+    return "," in first or (len(fields) >= _GT_COLUMNS and all(is_number(f) for f in fields))
 
 
 def looks_like_mots_txt(path: str | os.PathLike) -> bool:
@@ -259,7 +259,7 @@ def _parse_each(path: Path, lines: list[str], min_columns: int, expected: str) -
         try:
             values = [float(f) for f in fields]
         except ValueError:
-            column = next(i for i, f in enumerate(fields) if not _is_number(f))
+            column = next(i for i, f in enumerate(fields) if not is_number(f))
             name = _NAMES[column] if column < len(_NAMES) else f"column {column + 1}"
             raise FormatError(f"{name} is not a number: {fields[column][:40]!r}", path=path, line=number) from None
         head = values[:8]
@@ -293,7 +293,7 @@ def _split(line: str) -> list[str]:
 
 def _is_mots_line(line: str) -> bool:
     fields = line.split()
-    return "," not in line and len(fields) == 6 and not _is_number(fields[5])
+    return "," not in line and len(fields) == 6 and not is_number(fields[5])
 
 
 def _first_line(path: Path) -> str | None:
@@ -307,7 +307,7 @@ def _first_line(path: Path) -> str | None:
     return None
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:

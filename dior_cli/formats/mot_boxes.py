@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from dior_cli.errors import AlignmentError, FormatError
+from dior_cli.formats.mot_box_tracks import is_number
 from dior_cli.formats.mots_txt import read_text_lines
 from dior_cli.records import PEDESTRIAN
 
@@ -68,27 +69,6 @@ class MotBoxes:
         return np.full(len(self.frame), PEDESTRIAN, dtype=np.int64)
 
 
-def looks_like_mot_boxes(path: Path) -> bool:
-    """True when the first non-empty line of a ``.txt`` is a comma-separated MOT box line (MOTS txt is space-separated with an RLE)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.strip():
-                    fields = line.replace(",", " ").split()
-                    return "," in line or (len(fields) >= 7 and all(_is_number(f) for f in fields))
-    except OSError:
-        return False
-    return False
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def read_mot_boxes(path: Path, *, num_frames: int, image_size: tuple[int, int], frame_base: int = 1) -> MotBoxes:
     """Read and check ``path`` against a sequence of ``num_frames`` frames of ``image_size`` ``[h, w]``."""
     lines = read_text_lines(path)
@@ -108,7 +88,7 @@ def read_mot_boxes(path: Path, *, num_frames: int, image_size: tuple[int, int], 
         try:
             values = [float(f) for f in fields]
         except ValueError:
-            bad = next(f for f in fields if not _is_number(f))
+            bad = next(f for f in fields if not is_number(f))
             raise FormatError(f"field {bad[:40]!r} is not a number", path=path, line=number) from None
         if not np.isfinite(values).all():
             raise FormatError("a field is not finite", path=path, line=number)

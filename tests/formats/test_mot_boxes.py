@@ -7,7 +7,8 @@ import pytest
 
 from dior_cli.errors import AlignmentError, FormatError
 from dior_cli.formats.external_detections import MOT_BOXES, locate, read_external_detections
-from dior_cli.formats.mot_boxes import looks_like_mot_boxes, read_mot_boxes
+from dior_cli.formats.mot_box_tracks import looks_like_box_file
+from dior_cli.formats.mot_boxes import read_mot_boxes
 from dior_cli.masks import area, box_pixel_ranges, box_rles, decode
 from tests.conftest import DATA, MOT17_MINI, require
 
@@ -90,9 +91,9 @@ def test_mot_box_sets_are_found_and_read_as_filled_boxes(tmp_path):
     (seq / "det" / "det.txt").write_text("1,-1,1,1,3,2,0.8\n2,-1,2,1,3,2,0.6\n")
     source = locate(seq, "TUD-Like", single_sequence=True)
     assert source.kind == MOT_BOXES and source.path == seq / "det" / "det.txt"
-    assert looks_like_mot_boxes(seq / "det" / "det.txt")
+    assert looks_like_box_file(seq / "det" / "det.txt")
     mots = write(tmp_path, "0 2001 2 4 6 " + "6" * 0 + "\n", "mots.txt")
-    assert not looks_like_mot_boxes(mots)
+    assert not looks_like_box_file(mots)
     got = read_external_detections(source, sequence="TUD-Like", num_frames=2, image_size=(4, 6), frame_base=None)
     assert got.masks_from_boxes and len(got.detections) == 2
     np.testing.assert_array_equal(got.detections.frame, [0, 1])
