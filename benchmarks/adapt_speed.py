@@ -19,7 +19,7 @@ against the reference of the same network's bare step, forward + triplet-free lo
 detections for the whole `dior adapt` of a sequence (crops, both training steps, optical flow,
 short-term tracker, re-embedding, writing).
 
-    python benchmarks/adapt_speed.py [--work /tmp/adapt_bench] [--threads 2] [--set intra_steps=100 ...]
+    python benchmarks/adapt_speed.py [--work /tmp/adapt_bench] [--threads 2] [--sequences TUD-Campus] [--set intra_steps=100 ...]
 
 Ends with one line:
     RESULT adapt_speed steps_per_s=<s> reference_steps_per_s=<s> ratio=<r> s_per_1000_dets=<s> auc_before_<seq>=<a> auc_after_<seq>=<a> ...
@@ -100,12 +100,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--reference-steps", type=int, default=10)
+    parser.add_argument("--sequences", default=",".join(SEQUENCES), help="comma-separated subset of " + ", ".join(SEQUENCES))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = config.load_config("adapt", None, args.overrides)
     results: dict[str, dict] = {}
     total_steps = total_train_seconds = total_seconds = total_dets = 0.0
-    for seq, fps in SEQUENCES.items():
+    for seq in args.sequences.split(","):
+        fps = SEQUENCES[seq]
         seq_dir = DATA / "mot_box_gt" / seq
         dets_dir = args.work / f"dets_{seq}"
         if not (dets_dir / f"{seq}.npy").is_file():

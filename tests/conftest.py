@@ -22,6 +22,22 @@ def require(path: Path) -> Path:
     return path
 
 
+def cut_video(frames: int, out: Path) -> Path:
+    """The first ``frames`` frames of the real vtest.avi (768x576, 10 fps) written to ``out`` as an MJPG .avi."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(require(VTEST)))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
+    assert writer.isOpened()
+    for _ in range(frames):
+        ok, frame = capture.read()
+        assert ok
+        writer.write(frame)
+    writer.release()
+    capture.release()
+    return out
+
+
 def kitti_gt_files() -> list[Path]:
     return sorted(KITTI_TXT.glob("*.txt")) if KITTI_TXT.is_dir() else []
 

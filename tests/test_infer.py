@@ -20,7 +20,7 @@ from dior_cli.formats.detections_json import read_detections
 from dior_cli.formats.embeddings import read_embeddings
 from dior_cli.infer import sliding_window
 from dior_cli.model.network import DiorNet
-from tests.conftest import VTEST, require
+from tests.conftest import cut_video, require
 from tests.model.tiny import tiny_config
 
 runner = CliRunner()
@@ -29,17 +29,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def vtest20(tmp_path_factory) -> Path:
     """The first 20 frames of the real vtest.avi, as a video (MJPG AVI)."""
-    capture = cv2.VideoCapture(str(require(VTEST)))
-    path = tmp_path_factory.mktemp("video") / "vtest20.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
-    assert writer.isOpened()
-    for _ in range(20):
-        ok, frame = capture.read()
-        assert ok
-        writer.write(frame)
-    writer.release()
-    capture.release()
-    return path
+    return cut_video(20, tmp_path_factory.mktemp("video") / "vtest20.avi")
 
 
 def test_infer_real_video_writes_valid_aligned_outputs(checkpoint, vtest20, tmp_path):
@@ -66,7 +56,7 @@ def test_infer_real_video_writes_valid_aligned_outputs(checkpoint, vtest20, tmp_
     assert "skipped" in json.loads(again.stdout)["sequences"]["vtest20"]
 
 
-def test_an_untrained_head_is_not_used_for_appearance_osnet_embeds_instead(checkpoint, vtest20, tmp_path):
+def test_an_untrained_head_is_not_used_for_appearance_osnet_embeds_instead(checkpoint, tmp_path):
     """The tiny checkpoint was never trained (no steps recorded): auto gives OSNet's 512-d rows, equal to OSNet on each box."""
     from dior_cli.formats.frames import VideoSource
     from dior_cli.model.osnet import load_osnet
@@ -74,23 +64,22 @@ def test_an_untrained_head_is_not_used_for_appearance_osnet_embeds_instead(check
     from tests.model.test_osnet import ONNX
 
     require(ONNX)
+    video = cut_video(3, tmp_path / "vtest3.avi")
     out = tmp_path / "dets"
-    result = runner.invoke(app, ["infer", str(vtest20), "--out", str(out), "--weights", str(checkpoint), "--score-thresh", "0.0",
+    result = runner.invoke(app, ["infer", str(video), "--out", str(out), "--weights", str(checkpoint), "--score-thresh", "0.0",
                                  "--max-dets", "3", "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["appearance"] == "osnet"
     assert "never trained" in result.stderr and "OSNet" in result.stderr
-    dets = read_detections(out / "vtest20.json")
+    dets = read_detections(out / "vtest3.json")
     assert dets.producer["appearance"] == "osnet" and dets.producer["encoder_weights"].endswith("osnet_x0_25_msmt17.onnx")
-    emb = read_embeddings(out / "vtest20.npy", dets, out / "vtest20.json").vectors
+    emb = read_embeddings(out / "vtest3.npy", dets, out / "vtest3.json").vectors
     d = dets.detections
     assert emb.shape == (len(d), 512) and len(d) > 0
     osnet = load_osnet(ONNX)
-    for frame, image in VideoSource(vtest20, 20):
-        rows = d.rows_by_frame(20)[frame]
+    for frame, image in VideoSource(video, 3):
+        rows = d.rows_by_frame(3)[frame]
         np.testing.assert_allclose(emb[rows], embed_crops(osnet, image, d.bbox_xyxy[rows]), atol=1e-5)
-        if frame == 2:
-            break
 
 
 class _CountingModel:

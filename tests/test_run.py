@@ -16,7 +16,7 @@ from dior_cli.formats.embeddings import read_embeddings
 from dior_cli.formats.mots_txt import read_mots_txt
 from dior_cli.formats.tracks_json import read_track_links
 from dior_cli.masks import has_overlap
-from tests.conftest import REPO, VTEST, require
+from tests.conftest import REPO, cut_video, require
 
 runner = CliRunner()
 FRAMES = 12
@@ -26,16 +26,7 @@ SHARED_WEIGHTS = REPO.parent / "shared" / "weights"
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """The first 12 frames of vtest.avi (768x576, 10 fps, people walking) as an MJPG .avi."""
-    capture = cv2.VideoCapture(str(require(VTEST)))
-    path = tmp_path_factory.mktemp("video") / "vtest12.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
-    for _ in range(FRAMES):
-        ok, frame = capture.read()
-        assert ok
-        writer.write(frame)
-    writer.release()
-    capture.release()
-    return path
+    return cut_video(FRAMES, tmp_path_factory.mktemp("video") / "vtest12.avi")
 
 
 @pytest.fixture(scope="module")

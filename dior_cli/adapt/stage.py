@@ -37,7 +37,8 @@ from dior_cli.adapt.loop import LoopResult, LoopSettings, train_steps
 from dior_cli.adapt.reembed import embed_box_views, embed_detections
 from dior_cli.adapt.sampling import InterTrackletSampler, IntraFrameSampler, frame_groups
 from dior_cli.config import AdaptConfig
-from dior_cli.errors import AlignmentError, ConfigError, FormatError, InputNotFound
+from dior_cli.console import note
+from dior_cli.errors import AlignmentError, ConfigError, DiorError, FormatError, InputNotFound
 from dior_cli.formats.atomic import write_bytes_atomic
 from dior_cli.formats.detections_json import DetectionsFile, list_detection_files, read_detections
 from dior_cli.formats.embeddings import read_embeddings, write_embeddings
@@ -201,7 +202,11 @@ def _intra_frame_mean(path: Path, dets: DetectionsFile) -> float | None:
     npy = path.with_suffix(".npy")
     if not npy.is_file():
         return None
-    vectors = read_embeddings(npy, dets, path).vectors
+    try:
+        vectors = read_embeddings(npy, dets, path).vectors
+    except DiorError as exc:  # only reported: a stale or broken input array does not stop the adaptation
+        note(f"{path.stem}: the similarity before is not reported ({exc})")
+        return None
     d = dets.detections
     return _mean_or_none(different_identity_similarities(d.frame, d.class_id, vectors, np.random.default_rng(0)))
 

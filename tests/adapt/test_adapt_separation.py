@@ -15,6 +15,8 @@ against different-identity pairs, computed as the Mann-Whitney U statistic by sc
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
@@ -107,3 +109,14 @@ def test_short_term_tracklets_follow_the_two_walkers(adapted):
     assert result.short_term_tracklets == 2  # 2 walkers through 16 frames, each linked from start to end
     assert result.intra.steps == 25 and result.inter.steps == 10
     assert all(np.isfinite(result.intra.losses)) and all(np.isfinite(result.inter.losses))
+
+
+def test_seeded_runs_are_identical():
+    images, dets, _, _ = scene()
+    cfg = AdaptConfig(intra_steps=3, inter_steps=2, batch_identities=4, max_per_frame=2, learning_rate=3e-4, short_term_flow_scale=1.0)
+    runs = [adapt_sequence(load_osnet(require(ONNX)), dets, lambda: enumerate(images), cfg=cfg, crop_size=CROP, reembed_from_frames=False)
+            for _ in range(2)]
+    assert np.array_equal(runs[0].embeddings, runs[1].embeddings) and runs[0].intra.losses == runs[1].intra.losses
+    other = adapt_sequence(load_osnet(ONNX), dets, lambda: enumerate(images), cfg=dataclasses.replace(cfg, sampling_seed=1), crop_size=CROP,
+                           reembed_from_frames=False)
+    assert not np.array_equal(other.embeddings, runs[0].embeddings)
