@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from dior_cli.model.yolox import load_yolox
+from dior_cli.model.yolox_onnx import load_yolox
 from dior_cli.model.yolox_detector import YoloxDetector, decode_boxes, letterbox, select_detections
 from dior_cli.weights import resolve
 from tests.conftest import DATA

@@ -34,7 +34,6 @@ channels-last (NHWC); the input may come in either layout.
 
 from __future__ import annotations
 
-import os
 
 import torch
 import torch.nn.functional as F
@@ -229,26 +228,3 @@ class YoloxNano(nn.Module):
             raise ValueError(f"YOLOX input height and width must be multiples of {INPUT_MULTIPLE}, got {height}x{width}")
         x = images.contiguous(memory_format=torch.channels_last)  # (N, 3, H, W), stored NHWC
         return self.head(self.neck(*self.backbone(x)))  # (N, A, 85)
-
-
-def load_yolox(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> YoloxNano:
-    """YOLOX-nano with the weights of the upstream ONNX file, in eval mode on ``device``.
-
-    Args:
-        path: an ONNX export of YOLOX-nano; ``None`` finds ``yolox_nano.onnx`` through
-            ``dior_cli.weights`` (``$DIOR_WEIGHTS``, the user cache, ``../shared/weights``).
-        device: where the model goes.
-
-    Raises:
-        InputNotFound: the file does not exist (for the default: every place searched).
-        FormatError: the file is not ONNX, or not a YOLOX-nano graph (the message names the
-            file and the first thing that differs).
-    """
-    from dior_cli.model.onnx_file import read_onnx
-    from dior_cli.model.yolox_onnx import state_dict_from_onnx
-    from dior_cli.weights import resolve
-
-    located = resolve("yolox_nano", path)
-    model = YoloxNano()
-    model.load_state_dict(state_dict_from_onnx(read_onnx(located.path), model))
-    return model.to(device).eval()

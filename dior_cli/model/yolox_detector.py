@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torchvision.ops import batched_nms
 
-from dior_cli.model.yolox import INPUT_MULTIPLE, NUM_CLASSES, OUTPUTS_PER_CELL, STRIDES, YoloxNano, load_yolox
+from dior_cli.model.yolox import INPUT_MULTIPLE, NUM_CLASSES, OUTPUTS_PER_CELL, STRIDES, YoloxNano
 
 DEFAULT_LONG_SIDE = 960  # input pixels of the long image side (benchmarks/RESULTS.md, "YOLOX-nano input size")
 DEFAULT_SCORE_THRESHOLD = 0.25  # objectness x class score
@@ -210,6 +210,8 @@ class YoloxDetector:
     @classmethod
     def load(cls, weights: str | None = None, device: str | torch.device = "cpu", **settings) -> YoloxDetector:
         """``YoloxDetector(load_yolox(weights, device), **settings)``."""
+        from dior_cli.model.yolox_onnx import load_yolox
+
         return cls(load_yolox(weights, device), **settings)
 
     def input_hw_for(self, image_hw: tuple[int, int]) -> tuple[int, int]:

@@ -22,6 +22,7 @@ Anything that differs is a ``FormatError`` naming the file and the first differe
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -29,7 +30,7 @@ import torch
 from torch import nn
 
 from dior_cli.errors import FormatError
-from dior_cli.model.onnx_file import OnnxGraph, OnnxNode
+from dior_cli.model.onnx_file import OnnxGraph, OnnxNode, read_onnx
 from dior_cli.model.yolox import FOCUS_OFFSETS, OUTPUTS_PER_CELL, SPP_KERNELS, ConvAct, YoloxNano
 
 TRACE_INPUT_HW = (64, 64)  # a small input for tracing dior's own call order (any multiple of 32 works)
@@ -207,3 +208,24 @@ def _check_pools_and_upsampling(graph: OnnxGraph) -> None:
 
 def _fail(graph: OnnxGraph, message: str) -> None:
     raise FormatError(f"is not the YOLOX-nano export dior reads: {message}", path=graph.path)
+
+
+def load_yolox(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> YoloxNano:
+    """YOLOX-nano with the weights of the upstream ONNX file, in eval mode on ``device``.
+
+    Args:
+        path: an ONNX export of YOLOX-nano; ``None`` finds ``yolox_nano.onnx`` through
+            ``dior_cli.weights`` (``$DIOR_WEIGHTS``, the user cache, ``../shared/weights``).
+        device: where the model goes.
+
+    Raises:
+        InputNotFound: the file does not exist (for the default: every place searched).
+        FormatError: the file is not ONNX, or not a YOLOX-nano graph (the message names the
+            file and the first thing that differs).
+    """
+    from dior_cli.weights import resolve
+
+    located = resolve("yolox_nano", path)
+    model = YoloxNano()
+    model.load_state_dict(state_dict_from_onnx(read_onnx(located.path), model))
+    return model.to(device).eval()

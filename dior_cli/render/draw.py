@@ -20,26 +20,53 @@ FONT_SCALE = 0.4
 STRIP_HEIGHT = 24  # pixels, even so that an even frame stays even
 
 
+def mask_window(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
+    """The rows and columns of the smallest box holding every set pixel of ``mask`` (H, W),
+    widened by ``pad`` pixels on each side and clipped to the frame; ``None`` for an empty mask.
+
+    The drawing functions work inside this window only: a frame's masks are usually a small
+    part of it, and blending or tracing the whole frame per object dominated rendering time."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    height, width = mask.shape
+    return (slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + 1 + pad, height)),
+            slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + 1 + pad, width)))
+
+
 def blend(image: np.ndarray, mask: np.ndarray, colour: Sequence[int], alpha: float) -> None:
     """Blend ``colour`` into the pixels of ``image`` (H, W, 3) where ``mask`` (H, W) is set."""
-    inside = mask.astype(bool)  # (H, W)
-    pixels = image[inside].astype(np.float32)  # (K, 3)
+    window = mask_window(mask)
+    if window is None:
+        return
+    inside = mask[window].astype(bool)  # (h, w), the mask's bounding box
+    patch = image[window]  # (h, w, 3), a view into image
+    pixels = patch[inside].astype(np.float32)  # (K, 3)
     mixed = (1.0 - alpha) * pixels + alpha * np.asarray(colour, np.float32)[None, :]
-    image[inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    patch[inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def outline(image: np.ndarray, mask: np.ndarray, colour: Sequence[int], thickness: int = 2) -> None:
     """Draw the outer contours of ``mask`` (H, W) on ``image`` in ``colour``."""
-    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    window = mask_window(mask, pad=1)  # one background pixel around the mask, as the whole frame would give
+    if window is None:
+        return
+    rows, cols = window
+    patch = np.ascontiguousarray(mask[window], dtype=np.uint8)  # (h, w)
+    contours, _ = cv2.findContours(patch, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=(cols.start, rows.start))
     cv2.drawContours(image, contours, -1, tuple(int(c) for c in colour), thickness)
 
 
 def hatch(image: np.ndarray, mask: np.ndarray, spacing: int = 8) -> None:
     """An ignore region: grey diagonal hatching inside ``mask`` (H, W) and a grey outline."""
-    height, width = mask.shape
-    rows, cols = np.mgrid[0:height, 0:width]  # (H, W) each
-    lines = ((rows + cols) % spacing == 0) & mask.astype(bool)  # (H, W)
-    image[lines] = IGNORE
+    window = mask_window(mask)
+    if window is None:
+        return
+    rows, cols = window
+    r, c = np.mgrid[rows, cols]  # (h, w) each, frame coordinates
+    lines = ((r + c) % spacing == 0) & mask[window].astype(bool)  # (h, w)
+    image[window][lines] = IGNORE
     outline(image, mask, IGNORE, thickness=1)
 
 

@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from dior_cli.errors import FormatError, InputNotFound
-from dior_cli.model.yolox import YoloxNano, load_yolox
+from dior_cli.model.yolox import YoloxNano
+from dior_cli.model.yolox_onnx import load_yolox
 from dior_cli.model.yolox_detector import (
     FrameBoxes,
     YoloxDetector,
