@@ -20,6 +20,7 @@ detections for the whole `dior adapt` of a sequence (crops, both training steps,
 short-term tracker, re-embedding, writing).
 
     python benchmarks/adapt_speed.py [--work /tmp/adapt_bench] [--threads 2] [--sequences TUD-Campus] [--set intra_steps=100 ...]
+                                     [--train-data ../shared/data/mot17_mini]
 
 Ends with one line:
     RESULT adapt_speed steps_per_s=<s> reference_steps_per_s=<s> ratio=<r> s_per_1000_dets=<s> auc_before_<seq>=<a> auc_after_<seq>=<a> ...
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--reference-steps", type=int, default=10)
     parser.add_argument("--sequences", default=",".join(SEQUENCES), help="comma-separated subset of " + ", ".join(SEQUENCES))
+    parser.add_argument("--train-data", type=Path, default=None,
+                        help="a labelled dataset mixed 1:1 into step 1 (dior adapt --train-data), e.g. ../shared/data/mot17_mini")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = config.load_config("adapt", None, args.overrides)
@@ -116,7 +119,8 @@ def main() -> None:
         dets = read_detections(dets_dir / f"{seq}.json")
         before = read_embeddings(dets_dir / f"{seq}.npy", dets, dets_dir / f"{seq}.json").vectors
         out = args.work / f"adapted_{seq}"
-        summary = adapt(AdaptOptions(dets=dets_dir, frames=seq_dir, out=out, device="cpu", overwrite=True, config=cfg))["sequences"][seq]
+        summary = adapt(AdaptOptions(dets=dets_dir, frames=seq_dir, out=out, device="cpu", overwrite=True,
+                                        train_data=args.train_data, config=cfg))["sequences"][seq]
         after = read_embeddings(out / f"{seq}.npy", dets, out / f"{seq}.json").vectors
         identity = ground_truth_ids(seq_dir, dets)
         frames = dets.detections.frame

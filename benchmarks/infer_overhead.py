@@ -37,7 +37,7 @@ import torchvision
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dior_cli.infer import sliding_window  # noqa: E402
+from dior_cli.sliding_window import sliding_window  # noqa: E402
 from dior_cli.model.checkpoint import save_checkpoint  # noqa: E402
 from dior_cli.model.config import ModelConfig  # noqa: E402
 from dior_cli.model.network import DiorNet  # noqa: E402
@@ -68,14 +68,21 @@ def torchvision_twin(model: DiorNet) -> torch.nn.Module:
     return twin
 
 
-def time_dior(model: DiorNet, frames: list[np.ndarray], device: torch.device) -> tuple[float, int]:
-    model.backbone_calls = 0
-    start = time.perf_counter()
-    with torch.inference_mode():
-        count = sum(1 for _ in sliding_window(model, iter(enumerate(frames)), 1, device))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start, count
+def time_dior(model: DiorNet, frames: list[np.ndarray], device: torch.device) -> tuple[float, int, int]:
+    """Seconds for the sliding window over ``frames``, frames detected, and frames the backbone ran on
+    (counted by a forward pre-hook on ``model.backbone``, removed afterwards)."""
+    backbone_frames = []
+    handle = model.backbone.register_forward_pre_hook(lambda _module, args: backbone_frames.append(int(args[0].shape[0])))
+    try:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            count = sum(1 for _ in sliding_window(model, iter(enumerate(frames)), 1, device))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    finally:
+        handle.remove()
+    return seconds, count, sum(backbone_frames)
 
 
 def time_torchvision(twin: torch.nn.Module, frames: list[np.ndarray], device: torch.device) -> float:
@@ -141,8 +148,8 @@ def main() -> None:
     time_torchvision(twin, frames[:1], device)
     frames = frames[: args.frames]
     t_tv = time_torchvision(twin, frames, device)
-    t_dior, count = time_dior(model, frames, device)
-    calls = model.backbone_calls / count
+    t_dior, count, backbone_frames = time_dior(model, frames, device)
+    calls = backbone_frames / count
     ratio = t_dior / t_tv
     print(f"device {device}; {len(frames)} frames 640x480, ResNet-50 FPN, {args.dets_per_frame} detections kept per frame")
     print(f"torchvision Mask R-CNN: {t_tv:.2f} s ({len(frames) / t_tv:.2f} frames/s)")
@@ -150,7 +157,7 @@ def main() -> None:
     extra = ""
     if device.type == "cuda":
         hd = read_frames(args.frames, (1920, 1080))
-        t_hd, n_hd = time_dior(model, hd, device)
+        t_hd, n_hd, _ = time_dior(model, hd, device)
         t_hd_tv = time_torchvision(twin, hd, device)
         print(f"1920x1080 mixed precision: dior {n_hd / t_hd:.1f} frames/s, torchvision {len(hd) / t_hd_tv:.1f} frames/s")
         extra = f" fps_1080p={n_hd / t_hd:.1f} ratio_1080p={t_hd / t_hd_tv:.3f}"

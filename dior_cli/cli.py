@@ -369,6 +369,8 @@ def adapt(
     config_file: Optional[Path] = typer.Option(None, "--config", help="YAML config file (section adapt:)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. intra_steps=100, inter_steps=100, learning_rate=5e-5 (repeatable; see dior config)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs already exist (default: skip them)."),
+    train_data: Optional[Path] = typer.Option(None, "--train-data", help="A labelled dataset (frames plus ground-truth identities: MOTChallenge gt/gt.txt boxes, MOTS20 or KITTI-MOTS masks) whose triplets fill half of every step-1 batch (ReMOTS's 1:1 mix). Default: none, the video's own triplets only. Sizes: --set train_data_identities=50 per sequence, train_data_views=4 per identity."),
+    plot: bool = typer.Option(False, "--plot", help="Also write ADAPTED/<seq>.separation.png: histograms of same-frame (different identity) and same-short-tracklet cosine similarities, with the input embeddings and the adapted ones (default: no plot)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary (losses, thresholds, timings) as JSON on stdout."),
 ) -> None:
     """Fine-tune OSNet on each video's own detections (ReMOTS: intra-frame, then short-term-tracklet triplets; no ground truth), then re-embed them."""
@@ -379,7 +381,7 @@ def adapt(
 
     start = time.perf_counter()
     options = AdaptOptions(dets=dets, frames=frames, out=out, weights=reid_weights, device=device, overwrite=overwrite,
-                           config=config.load_config("adapt", config_file, overrides))
+                           train_data=train_data, plot=plot, config=config.load_config("adapt", config_file, overrides))
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))

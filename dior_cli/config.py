@@ -65,7 +65,7 @@ class ReidConfig:
 
     method: Literal["remots", "dior"] = option("remots", "remots: hierarchical merging with data-driven thresholds; dior: long-term re-ID")
     n2_seconds: float = option(1.0, "dior method: largest time gap between two tracklets that may be joined", "s", "DIOR sec. 4.1 (N2)")
-    theta_1: float = option(0.7, "dior method: two tracklets are joined only if their appearance cosine exceeds this", "cosine", "DIOR sec. 3.4 (theta_1)")
+    theta_1: float = option(0.7, "dior method: two tracklets are joined only if their appearance cosine exceeds this (DIOR sec. 3.4's theta_1; the paper gives no value, 0.7 is dior's own default)", "cosine")
     theta_t_seconds: float = option(0.5, "remots method: largest time gap between merged tracklets (15 frames at 30 fps)", "s", "ReMOTS sec. 2.5 (theta_t)")
     sigma_k: float = option(3.0, "remots method: theta_short = mean + sigma_k * std of different-identity similarities", "std", "ReMOTS sec. 2.3 (theta_app_short)")
     flow_scale: float = option(0.5, "remots method with --frames: resolution factor at which optical flow is computed", "fraction")
@@ -94,8 +94,11 @@ class AdaptConfig:
     short_term_sigma_k: float = option(3.0, "step 2: theta_short = mean + this many std of intra-frame similarities (step-1 encoder)", "std", "ReMOTS sec. 2.3")
     short_term_flow_scale: float = option(0.5, "step 2: resolution factor at which optical flow is computed", "fraction")
     sampling_seed: int = option(0, "seed of the batches, the augmentation and torch")
+    train_data_identities: int = option(50, "--train-data: identities kept per labelled sequence (seen in 2+ frames; drawn at random when more)", "identities")
+    train_data_views: int = option(4, "--train-data: views kept per labelled identity, spread evenly over its frames", "views")
 
     def __post_init__(self) -> None:
+        _require(self.train_data_identities >= 1 and self.train_data_views >= 2, "adapt.train_data_identities must be at least 1 and adapt.train_data_views at least 2")
         _require(self.intra_steps >= 0 and self.inter_steps >= 0, "adapt.intra_steps and adapt.inter_steps must not be negative")
         _require(self.batch_identities >= 2 and self.max_per_frame >= 2, "adapt.batch_identities and adapt.max_per_frame must be at least 2")
         _require(self.learning_rate > 0 and self.adam_weight_decay >= 0 and self.margin >= 0, "adapt.learning_rate must be positive, adam_weight_decay and margin not negative")

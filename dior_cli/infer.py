@@ -5,7 +5,17 @@ for the (at most three) windows that need them: the window of frame t is (t-1, t
 first frame's window is (1, 0, 1) and the last frame's (T-2, T-1, T-2). Kept detections (score >= threshold, at most
 ``max_dets`` per frame) are pasted at full resolution, thresholded at 0.5 and RLE-encoded;
 their embeddings are stacked row by row. Outputs per sequence: ``DETS/<seq>.json`` and
-``DETS/<seq>.npy`` (formats in README), both written atomically at the end.
+``DETS/<seq>.npy`` (formats in README), streamed: each frame's rows are appended to temporary
+files as soon as the frame is done (``formats.sequence_outputs``), renamed into place when the
+sequence ends. Memory holds a frame's results, whatever the video's length.
+
+Resuming: a sequence whose ``.json``, ``.npy`` and ``.npy.json`` all exist is skipped (unless
+``--overwrite``). A sequence that was interrupted (an error, Ctrl-C, a killed process) has no
+final files from this run; its temporary files are removed (at once, or when the next run
+reaches the sequence) and it is redone from its first frame.
+
+Mask post-processing (network path) stays on the device: only each box's region is pasted
+and thresholded there, and a frame's masks are encoded in one batch (``mask_paste``).
 
 Which path runs:
 
@@ -24,10 +34,7 @@ sequences by rank: process r takes sequences r, r + N, ... and is their only wri
 
 from __future__ import annotations
 
-import os
 import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,54 +44,14 @@ from dior_cli import __version__
 from dior_cli.console import note, track_progress
 from dior_cli.devices import pick_device
 from dior_cli.errors import ConfigError, FormatError
-from dior_cli.formats.detections_json import DetectionsFile, write_detections
-from dior_cli.formats.embeddings import write_embeddings
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
-from dior_cli.masks import encode
-from dior_cli.records import Detections, concat_detections
+from dior_cli.formats.sequence_outputs import SequenceOutputs, skip_finished
+from dior_cli.infer_options import InferOptions
+from dior_cli.records import Detections
+from dior_cli.runtime import autocast, load_network, rank_and_world
+from dior_cli.sliding_window import sliding_window
 
-DEFAULT_SCORE_THRESH = 0.5  # the network path's --score-thresh
-DEFAULT_MAX_DETS = 100  # the network path's --max-dets
-
-
-@dataclass(frozen=True)
-class InferOptions:
-    """``dior infer``'s inputs (see the CLI for their meaning and defaults)."""
-
-    source: Path
-    out: Path
-    weights: str | None = None  # None: coco for the network path, the shipped OSNet for --encoder osnet
-    device: str = "auto"
-    score_thresh: float | None = None  # None: 0.5 for the network path, no threshold for given detections
-    max_dets: int | None = None  # None: 100 for the network path, no cap for given detections
-    batch: int = 1
-    overwrite: bool = False
-    mask_thresh: float = 0.5
-    detections: tuple[Path, ...] = ()  # given detection sets (folders or, for one sequence, files)
-    encoder: str | None = None  # osnet or dior; None: osnet with detections, dior (the network) without
-    frame_base: int | None = None  # first frame number of given MOTS txt / PNG names; None: the source's
-    fusion_iom: float | None = None  # IoM-NMS threshold for given detections; None: fusion.DEFAULT_IOM_THRESH
-    fps: float | None = None  # frames per second to record; None: the source's (video header, seqinfo.ini, KITTI 10)
-    appearance: str = "auto"  # DIOR network path: auto (its head if trained, else OSNet), network, osnet
-    reid_weights: str | None = None  # the OSNet ONNX file; None: found through dior_cli.weights
-    detector: Any = None  # infer_detector.DetectorSettings for the detector path; None: its defaults
-
-    @property
-    def uses_detector(self) -> bool:
-        """The YOLOX path: no DIOR weights named (or an ONNX detector file) and no given detections."""
-        return not self.detections and (self.weights is None or self.weights == "yolox" or str(self.weights).endswith(".onnx"))
-
-    def fps_for(self, seq: SequenceInfo) -> float | None:
-        return seq.fps if self.fps is None else self.fps
-
-    @property
-    def network_score_thresh(self) -> float:
-        return DEFAULT_SCORE_THRESH if self.score_thresh is None else self.score_thresh
-
-    @property
-    def network_max_dets(self) -> int:
-        return DEFAULT_MAX_DETS if self.max_dets is None else self.max_dets
-
+__all__ = ["InferOptions", "infer_sequence", "run", "run_detector", "sliding_window"]
 
 def run(options: InferOptions) -> dict[str, Any]:
     """Infer every sequence of ``options.source`` handled by this process; return a summary."""
@@ -111,9 +78,11 @@ def run(options: InferOptions) -> dict[str, Any]:
         raise ConfigError("--batch and --max-dets must be at least 1")
     if not 0 <= options.network_score_thresh <= 1:
         raise ConfigError(f"--score-thresh must be in [0, 1], got {options.network_score_thresh}")
+    if not 0 < options.mask_thresh <= 1:
+        raise ConfigError(f"the mask threshold must be in (0, 1], got {options.mask_thresh}")
     mine, rank, world = _my_sequences(options)
     device = pick_device(options.device)
-    model, weights_name, weights_sha = load_model(options.weights or "coco", device)
+    model, weights_name, weights_sha = load_network(options.weights or "coco", device)
     model.set_thresholds(score_thresh=options.network_score_thresh, detections_per_img=options.network_max_dets)
     osnet, appearance = _appearance(options, weights_name, device)
     summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": str(device),
@@ -124,7 +93,7 @@ def run(options: InferOptions) -> dict[str, Any]:
         producer.update(encoder="osnet", encoder_weights=osnet[1], encoder_weights_sha256=osnet[2])
     for seq in mine:
         json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
-        if not options.overwrite and json_path.is_file() and npy_path.is_file():
+        if skip_finished(json_path, npy_path, options.overwrite):
             summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
             continue
         with torch.inference_mode():
@@ -141,7 +110,7 @@ def _my_sequences(options: InferOptions) -> tuple[list[SequenceInfo], int, int]:
     sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
     if not sequences:
         raise FormatError("holds no sequence with frames", path=options.source)
-    rank, world = _rank_and_world()
+    rank, world = rank_and_world()
     return sequences[rank::world], rank, world
 
 
@@ -169,7 +138,7 @@ def run_detector(options: InferOptions) -> dict[str, Any]:
                                "world_size": world, "sequences": {}}
     for seq in mine:
         json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
-        if not options.overwrite and json_path.is_file() and npy_path.is_file():
+        if skip_finished(json_path, npy_path, options.overwrite):
             summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
             continue
         if pipeline is None:  # loaded once, when the first sequence needs it
@@ -213,18 +182,17 @@ def _head_was_trained(weights: str) -> bool:
 
 def infer_sequence(model, seq: SequenceInfo, json_path: Path, npy_path: Path, options: InferOptions, device, producer: dict,
                    osnet=None) -> dict[str, Any]:
-    """Run the sliding window over one sequence and write its detections and embeddings.
+    """Run the sliding window over one sequence, appending each frame's detections and embeddings to its outputs.
 
     With ``osnet``, the rows of ``<seq>.npy`` are OSNet embeddings of each detection's box crop
     instead of the network's head (whose embeddings are then discarded).
     """
     start = time.perf_counter()
-    parts: list[Detections] = []
-    vectors: list[np.ndarray] = []
     num_frames = 0
     image_size = seq.image_size
     frames = seq.open_frames()
     recent: dict[int, np.ndarray] = {}  # frame -> image, kept until the frame is detected (OSNet needs the pixels)
+    seconds = {"masks": 0.0}
 
     def remembered(stream):
         for index, image in stream:
@@ -232,134 +200,61 @@ def infer_sequence(model, seq: SequenceInfo, json_path: Path, npy_path: Path, op
                 recent[index] = image
             yield index, image
 
-    for frame, result, shape in sliding_window(model, remembered(track_progress(frames, seq.name, total=len(frames))), options.batch, device):
-        num_frames = frame + 1
-        image_size = shape
-        dets, emb = _to_records(frame, result, options.mask_thresh)
-        if osnet is not None:
-            from dior_cli.model.osnet_crops import embed_crops
-
-            emb = embed_crops(osnet, recent.pop(frame), dets.bbox_xyxy)
-        parts.append(dets)
-        vectors.append(emb)
-    if num_frames == 0:
-        raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
-    detections = concat_detections(parts)
     embedding_dim = 512 if osnet is not None else model.config.embedding_dim
-    stacked = np.concatenate([np.zeros((0, embedding_dim), np.float32), *vectors]).astype(np.float32)
-    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=options.fps_for(seq),
-                               frame_base=seq.frame_base, detections=detections, producer=producer)
-    digest = write_detections(json_path, dets_file)
-    write_embeddings(npy_path, stacked, json_path, digest)
-    seconds = time.perf_counter() - start
-    return {"frames": num_frames, "detections": len(detections), "seconds": round(seconds, 2),
-            "frames_per_second": round(num_frames / seconds, 2) if seconds > 0 else None}
+    stream = remembered(track_progress(frames, seq.name, total=len(frames)))
+    with SequenceOutputs(json_path, npy_path, embedding_dim) as out:
+        for frame, result, shape in sliding_window(model, stream, options.batch, device, step=_detect_unpasted(model, device),
+                                                   to_cpu=False):
+            num_frames = frame + 1
+            image_size = shape
+            tick = time.perf_counter()
+            dets, emb = frame_records(frame, result, tuple(shape), options.mask_thresh)
+            seconds["masks"] += time.perf_counter() - tick
+            if osnet is not None:
+                from dior_cli.model.osnet_crops import embed_crops
+
+                emb = embed_crops(osnet, recent.pop(frame), dets.bbox_xyxy)
+            out.append(dets, emb)
+        if num_frames == 0:
+            raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
+        out.finish(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=options.fps_for(seq),
+                   frame_base=seq.frame_base, producer=producer)
+        rows = out.rows
+    total = time.perf_counter() - start
+    return {"frames": num_frames, "detections": rows, "seconds": round(total, 2),
+            "frames_per_second": round(num_frames / total, 2) if total > 0 else None,
+            "stage_seconds": {"masks": round(seconds["masks"], 2)}}
 
 
-def sliding_window(model, frames, batch: int, device, step=None):
-    """Yield ``(frame, detections dict, (height, width))`` for every frame, in order.
+def _detect_unpasted(model, device):
+    """The sliding window's step: ``model.detect`` with the masks left box-relative (``mask_paste`` pastes them)."""
 
-    ``step(frame, prev, cur, nxt) -> dict of tensors`` is what is computed for each window;
-    the default is ``model.detect(prev, cur, nxt)`` (``infer_given`` embeds given boxes instead).
-    Frames are encoded (transform + backbone + FPN) in batches of ``batch``; frame t is
-    detected as soon as frame t+1 is encoded (or the stream ends), and a frame's features
-    are dropped once frame t+1 no longer needs them as its predecessor: at most
-    ``batch + 2`` frames' features are alive at any time, whatever the video's length.
+    def step(_frame: int, prev, cur, nxt) -> dict:
+        with autocast(device):
+            return model.detect(prev, cur, nxt, paste_masks=False)
+
+    return step
+
+
+def frame_records(frame: int, result: dict, image_size: tuple[int, int], mask_thresh: float) -> tuple[Detections, np.ndarray]:
+    """One frame's network output (tensors on the device, masks box-relative ``(K, 1, M, M)``)
+    as Detections rows and their ``(K, D)`` float32 embeddings.
+
+    Only detections of a MOTS class are kept; their masks are pasted box region only,
+    thresholded at ``mask_thresh`` on the device and encoded in one batch (``mask_paste``).
     """
-    import torch
-
-    window: deque = deque()  # (frame index, FrameFeatures, (h, w)) of consecutive frames
-    next_frame = 0  # the next frame to detect
-
-    def encode(pending: list[tuple[int, np.ndarray]]) -> None:
-        images = [torch.from_numpy(img).to(device).permute(2, 0, 1).float().div_(255) for _, img in pending]  # (3, H, W)
-        with _autocast(device):
-            features = model.encode(images)
-        window.extend((index, feats, img.shape[:2]) for (index, img), feats in zip(pending, features))
-
-    def detect_ready(final: bool):
-        nonlocal next_frame
-        while window and (window[-1][0] > next_frame or (final and window[-1][0] == next_frame)):
-            by_index = {index: feats for index, feats, _ in window}
-            cur = by_index[next_frame]
-            # the first and last frames repeat their neighbour (a one-frame video: the frame itself)
-            prev = by_index.get(next_frame - 1, by_index.get(next_frame + 1, cur))
-            nxt = by_index.get(next_frame + 1, by_index.get(next_frame - 1, cur))
-            if step is None:
-                with _autocast(device):
-                    result = model.detect(prev, cur, nxt)
-            else:
-                result = step(next_frame, prev, cur, nxt)
-            shape = next(s for index, _, s in window if index == next_frame)
-            yield next_frame, {k: (v.float() if v.is_floating_point() else v).cpu() for k, v in result.items()}, shape
-            next_frame += 1
-            while window[0][0] < next_frame - 1:
-                window.popleft()
-
-    pending: list[tuple[int, np.ndarray]] = []
-    for index, image in frames:
-        pending.append((index, image))
-        if len(pending) == batch:
-            encode(pending)
-            pending = []
-            yield from detect_ready(final=False)
-    if pending:
-        encode(pending)
-    yield from detect_ready(final=True)
-
-
-def _to_records(frame: int, result: dict, mask_thresh: float) -> tuple[Detections, np.ndarray]:
-    """One frame's network output as Detections rows and their embeddings."""
+    from dior_cli.mask_paste import masks_to_rles
     from dior_cli.model.config import LABEL_TO_CLASS
 
-    labels = result["labels"].numpy()
-    keep = np.isin(labels, list(LABEL_TO_CLASS))
-    masks = (result["masks"][keep][:, 0] >= mask_thresh).numpy()  # (K, H, W) bool
-    rles = [encode(m) for m in masks]
+    labels = result["labels"].cpu().numpy()
+    keep = np.flatnonzero(np.isin(labels, list(LABEL_TO_CLASS)))
+    index = result["labels"].new_tensor(keep)  # (K,) on the device
+    boxes = result["boxes"][index].float()  # (K, 4) original pixels
+    rles = masks_to_rles(result["masks"][index].float(), boxes, image_size, mask_thresh)
     class_ids = np.array([LABEL_TO_CLASS[int(label)] for label in labels[keep]], dtype=np.int64)
     dets = Detections(
-        frame=np.full(len(rles), frame), class_id=class_ids, score=result["scores"][keep].numpy().astype(np.float64),
-        bbox_xyxy=result["boxes"][keep].numpy().astype(np.float64).reshape(-1, 4), rles=rles,
+        frame=np.full(len(rles), frame), class_id=class_ids, score=result["scores"][index].float().cpu().numpy().astype(np.float64),
+        bbox_xyxy=boxes.cpu().numpy().astype(np.float64).reshape(-1, 4), rles=rles,
     )
-    return dets, result["embeddings"][keep].numpy().astype(np.float32)
+    return dets, result["embeddings"][index].float().cpu().numpy().astype(np.float32)
 
-
-def load_model(weights: str, device):
-    """The network for ``--weights``: ``coco`` (torchvision's COCO Mask R-CNN mapped into
-    DIOR, appearance untrained) or a dior checkpoint path. Returns (model, name, sha256)."""
-    from dior_cli.model.checkpoint import load_checkpoint, sha256_of
-
-    if weights == "coco":
-        from dior_cli.model.coco import coco_weights_path, fetch_coco_state_dict, load_coco_state_dict
-        from dior_cli.model.config import ModelConfig
-        from dior_cli.model.network import DiorNet
-
-        state = fetch_coco_state_dict()
-        model = DiorNet(ModelConfig(backbone="resnet50"))
-        report = load_coco_state_dict(model, state)
-        note(report.note if hasattr(report, "note") else "COCO weights loaded; the embedding head is untrained (appearance is random)")
-        path = coco_weights_path()
-        name, sha = f"coco:{path.name}", sha256_of(path) if path.is_file() else None
-    else:
-        path = Path(weights)
-        model, _meta = load_checkpoint(path)
-        name, sha = str(path), sha256_of(path)
-    return model.to(device).eval(), name, sha
-
-
-def _autocast(device):
-    import contextlib
-
-    import torch
-
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
-def _rank_and_world() -> tuple[int, int]:
-    """This process's rank and the number of processes (torchrun sets RANK / WORLD_SIZE)."""
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    if not 0 <= rank < world:
-        raise ConfigError(f"RANK={rank} is not in 0..WORLD_SIZE-1 ({world})")
-    return rank, world

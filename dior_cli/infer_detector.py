@@ -15,8 +15,9 @@ upstream networks that need no training and are found through ``dior_cli.weights
    records the method that made its mask in ``mask_source``.
 3. **OSNet x0.25** (``dior_cli.model.osnet``) embeds every detection's box crop: 512-d unit rows.
 
-Outputs are the usual ``DETS/<seq>.json`` + ``<seq>.npy``; ``producer`` names the three networks,
-their files and sha256, and the settings.
+Outputs are the usual ``DETS/<seq>.json`` + ``<seq>.npy``, streamed (each batch of frames is
+appended as soon as it is done: ``formats.sequence_outputs``); ``producer`` names the three
+networks, their files and sha256, and the settings.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ import numpy as np
 from dior_cli import __version__
 from dior_cli.console import track_progress
 from dior_cli.errors import ConfigError, FormatError
-from dior_cli.formats.detections_json import DetectionsFile, write_detections
-from dior_cli.formats.embeddings import write_embeddings
 from dior_cli.formats.layouts import SequenceInfo
+from dior_cli.formats.sequence_outputs import SequenceOutputs
 from dior_cli.records import CAR, PEDESTRIAN, Detections, concat_detections
 
 COCO_IDS = {"person": 0, "car": 2, "motorcycle": 3, "bus": 5, "truck": 7}  # COCO 80-class indices
@@ -90,7 +90,7 @@ def load_pipeline(settings: DetectorSettings, *, detector_weights: str | None, r
     """Find and load YOLOX-nano, OSNet and (when a class uses it) the selfie segmenter."""
     from dior_cli.box_to_mask import DEFAULT_METHODS
     from dior_cli.model.osnet import load_osnet, locate_osnet
-    from dior_cli.model.yolox import load_yolox
+    from dior_cli.model.yolox_onnx import load_yolox
     from dior_cli.model.yolox_detector import YoloxDetector
     from dior_cli.weights import resolve, sha256_file
 
@@ -124,53 +124,61 @@ def load_pipeline(settings: DetectorSettings, *, detector_weights: str | None, r
 def infer_sequence(pipeline: BoxPipeline, seq: SequenceInfo, json_path: Path, npy_path: Path, *, fps: float | None) -> dict[str, Any]:
     """Detect, mask and embed every frame of ``seq``; write ``<seq>.json`` + ``<seq>.npy``; return its summary."""
     from dior_cli.box_to_mask import DEFAULT_METHODS, BoxMasker
-    from dior_cli.model.osnet_crops import embed_crops_of_frames
 
     start = time.perf_counter()
     masker = BoxMasker(methods={**DEFAULT_METHODS, **pipeline.settings.mask_methods}, segmenter=pipeline.segmenter)
     to_mots = pipeline.settings.coco_to_mots()
-    parts: list[Detections] = []
-    vectors: list[np.ndarray] = [np.zeros((0, 512), np.float32)]
     counts = {"boxes": 0, "masks_emptied": 0, "mask_fell_back": 0}
     seconds = {"detector": 0.0, "masks": 0.0, "embeddings": 0.0}
     methods_used: dict[str, int] = {}
     num_frames, image_size = 0, seq.image_size
     frames = seq.open_frames()
-    for batch in _batches(track_progress(frames, seq.name, total=len(frames)), pipeline.settings.batch):
-        tick = time.perf_counter()
-        found = pipeline.detector.detect([image for _, image in batch])
-        seconds["detector"] += time.perf_counter() - tick
-        kept_boxes = []
-        for (frame, image), boxes in zip(batch, found):
-            num_frames, image_size = frame + 1, image.shape[:2]
-            class_ids = np.array([to_mots[int(c)] for c in boxes.coco_class], dtype=np.int64)
-            counts["boxes"] += len(class_ids)
-            tick = time.perf_counter()
-            made = masker.masks_for_frame(image, boxes.boxes_xyxy, class_ids, boxes.scores)
-            seconds["masks"] += time.perf_counter() - tick
-            keep = np.flatnonzero(~made.empty)
-            counts["masks_emptied"] += int(made.empty.sum())
-            counts["mask_fell_back"] += int(made.fell_back[keep].sum())
-            for k in keep:
-                methods_used[made.methods[k]] = methods_used.get(made.methods[k], 0) + 1
-            extras = tuple({"mask_source": made.methods[k], "coco_class": int(boxes.coco_class[k])} for k in keep)
-            parts.append(Detections(frame=np.full(len(keep), frame), class_id=class_ids[keep], score=boxes.scores[keep],
-                                    bbox_xyxy=boxes.boxes_xyxy[keep].reshape(-1, 4), rles=[made.rles[k] for k in keep], extras=extras))
-            kept_boxes.append(boxes.boxes_xyxy[keep])
-        tick = time.perf_counter()
-        vectors.extend(embed_crops_of_frames(pipeline.osnet, [image for _, image in batch], kept_boxes))  # the batch's crops together
-        seconds["embeddings"] += time.perf_counter() - tick
-    if num_frames == 0:
-        raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
-    detections = concat_detections(parts) if parts else Detections.empty()
-    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=fps,
-                               frame_base=seq.frame_base, detections=detections, producer=pipeline.producer)
-    digest = write_detections(json_path, dets_file)
-    write_embeddings(npy_path, np.concatenate(vectors).astype(np.float32), json_path, digest)
+    with SequenceOutputs(json_path, npy_path, dim=512) as out:
+        for batch in _batches(track_progress(frames, seq.name, total=len(frames)), pipeline.settings.batch):
+            num_frames, image_size = _detect_batch(pipeline, masker, to_mots, batch, out, counts, seconds, methods_used)
+        if num_frames == 0:
+            raise FormatError("sequence has no frames", path=seq.frames_path, sequence=seq.name)
+        out.finish(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=fps, frame_base=seq.frame_base,
+                   producer=pipeline.producer)
+        rows = out.rows
     total = time.perf_counter() - start
-    return {"frames": num_frames, "detections": len(detections), "seconds": round(total, 2),
+    return {"frames": num_frames, "detections": rows, "seconds": round(total, 2),
             "frames_per_second": round(num_frames / total, 2) if total > 0 else None,
             "stage_seconds": {k: round(v, 2) for k, v in seconds.items()}, "counts": counts, "mask_sources": methods_used}
+
+
+def _detect_batch(pipeline: BoxPipeline, masker, to_mots: dict[int, int], batch: list, out: SequenceOutputs, counts: dict,
+                  seconds: dict, methods_used: dict) -> tuple[int, tuple[int, int]]:
+    """Detect, mask and embed one batch of ``(frame, image)`` pairs and append it to ``out``;
+    return the frame count so far and the frames' ``(height, width)`` (counters updated in place)."""
+    from dior_cli.model.osnet_crops import embed_crops_of_frames
+
+    parts: list[Detections] = []
+    tick = time.perf_counter()
+    found = pipeline.detector.detect([image for _, image in batch])
+    seconds["detector"] += time.perf_counter() - tick
+    kept_boxes = []
+    for (frame, image), boxes in zip(batch, found):
+        num_frames, image_size = frame + 1, image.shape[:2]
+        class_ids = np.array([to_mots[int(c)] for c in boxes.coco_class], dtype=np.int64)
+        counts["boxes"] += len(class_ids)
+        tick = time.perf_counter()
+        made = masker.masks_for_frame(image, boxes.boxes_xyxy, class_ids, boxes.scores)
+        seconds["masks"] += time.perf_counter() - tick
+        keep = np.flatnonzero(~made.empty)
+        counts["masks_emptied"] += int(made.empty.sum())
+        counts["mask_fell_back"] += int(made.fell_back[keep].sum())
+        for k in keep:
+            methods_used[made.methods[k]] = methods_used.get(made.methods[k], 0) + 1
+        extras = tuple({"mask_source": made.methods[k], "coco_class": int(boxes.coco_class[k])} for k in keep)
+        parts.append(Detections(frame=np.full(len(keep), frame), class_id=class_ids[keep], score=boxes.scores[keep],
+                                bbox_xyxy=boxes.boxes_xyxy[keep].reshape(-1, 4), rles=[made.rles[k] for k in keep], extras=extras))
+        kept_boxes.append(boxes.boxes_xyxy[keep])
+    tick = time.perf_counter()
+    vectors = embed_crops_of_frames(pipeline.osnet, [image for _, image in batch], kept_boxes)  # the batch's crops together
+    seconds["embeddings"] += time.perf_counter() - tick
+    out.append(concat_detections(parts), np.concatenate([np.zeros((0, 512), np.float32), *vectors]))
+    return num_frames, image_size
 
 
 def _batches(frames, size: int):

@@ -15,9 +15,13 @@ For every sequence of the source (split by rank under torchrun, as the network p
    embedded with the chosen encoder:
    ``osnet`` (the default: OSNet x0.25 on the box crop of the frame, no training needed) or
    ``dior`` (the DIOR embedding head on F_tem with the given mask as its spatial attention);
-6. write ``DETS/<seq>.json`` + ``DETS/<seq>.npy`` with the usual writers; ``producer`` records
-   the encoder, its weights, every detections file with its format and sha256, and the
-   fusion settings.
+6. append each frame's detections and embedding rows to ``DETS/<seq>.json`` + ``DETS/<seq>.npy``
+   as the frames go (``formats.sequence_outputs``: atomic, and a sequence interrupted half-way
+   is redone); ``producer`` records the encoder, its weights, every detections file with its
+   format and sha256, and the fusion settings.
+
+The given detections themselves are read and fused whole before the frames stream (they are
+the input); what is produced per frame is never gathered.
 
 Nothing is filtered silently: class-10 ignore rows, detections below the score threshold,
 suppressed, emptied and capped detections are all counted in the summary.
@@ -35,16 +39,17 @@ import numpy as np
 from dior_cli import __version__
 from dior_cli.console import note, track_progress
 from dior_cli.errors import ConfigError, FormatError
-from dior_cli.formats.detections_json import DetectionsFile, write_detections
-from dior_cli.formats.embeddings import write_embeddings
 from dior_cli.formats.external_detections import MOT_BOXES, DetectionSource, ExternalDetections, locate, read_external_detections
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
+from dior_cli.formats.sequence_outputs import SequenceOutputs, skip_finished
 from dior_cli.fusion import DEFAULT_IOM_THRESH, fuse_sets
 from dior_cli.masks import decode
 from dior_cli.records import Detections
+from dior_cli.runtime import autocast, load_network, rank_and_world
+from dior_cli.sliding_window import sliding_window
 
 if TYPE_CHECKING:
-    from dior_cli.infer import InferOptions
+    from dior_cli.infer_options import InferOptions
 
 ENCODERS = ("osnet", "dior")
 DEFAULT_ENCODER = "osnet"
@@ -56,8 +61,6 @@ def run_given(options: InferOptions) -> dict[str, Any]:
     Files are located for every sequence, and each sequence's detections are read and fused,
     before torch and the encoder are loaded: bad input fails fast.
     """
-    from dior_cli.infer import _rank_and_world
-
     encoder_name, iom_thresh = _check_options(options)
     sequences = [s for s in discover_sequences(options.source) if s.frames_path is not None or s.layout == "video"]
     if not sequences:
@@ -65,14 +68,14 @@ def run_given(options: InferOptions) -> dict[str, Any]:
     single = len(sequences) == 1
     # Every set must cover every sequence: find all files before any work starts.
     sources = {seq.name: [locate(d, seq.name, single_sequence=single) for d in options.detections] for seq in sequences}
-    rank, world = _rank_and_world()
+    rank, world = rank_and_world()
     summary: dict[str, Any] = {"schema": "dior.infer-summary/v1", "out": str(options.out), "device": None,
                                "encoder": encoder_name, "weights": None, "rank": rank, "world_size": world,
                                "detections": [str(d) for d in options.detections], "sequences": {}}
     encoder = None
     for seq in sequences[rank::world]:
         json_path, npy_path = options.out / f"{seq.name}.json", options.out / f"{seq.name}.npy"
-        if not options.overwrite and json_path.is_file() and npy_path.is_file():
+        if skip_finished(json_path, npy_path, options.overwrite):
             summary["sequences"][seq.name] = {"skipped": "outputs exist (use --overwrite)"}
             continue
         prepared = prepare_sequence(seq, sources[seq.name], options, iom_thresh)
@@ -158,32 +161,38 @@ def prepare_sequence(seq: SequenceInfo, sources: list[DetectionSource], options:
 
 
 def embed_and_write(prepared: PreparedSequence, encoder, json_path: Path, npy_path: Path) -> dict[str, Any]:
-    """Stream the frames, embed every fused detection, write ``<seq>.json`` + ``<seq>.npy``; return the sequence's summary."""
+    """Stream the frames, embed every fused detection, append each frame's rows to ``<seq>.json`` +
+    ``<seq>.npy``; return the sequence's summary."""
     seq, fused, num_frames = prepared.seq, prepared.fused, prepared.num_frames
     image_size = seq.image_size or next((tuple(r["size"]) for s in prepared.sets for r in s.detections.rles), None)
     frames = track_progress(_checked_frames(prepared.frames, image_size, seq), seq.name, total=num_frames)
     boxed = _box_rows(prepared)
+    masked = None
     if boxed.size:
         masked = BoxMasking(fused, boxed, num_frames)
         frames = masked.stream(frames)
-    vectors = encoder.embed_sequence(frames, fused, num_frames)
-    if boxed.size:
-        fused, vectors, prepared.counts["box_masks_emptied"] = masked.result(vectors)
-        prepared.counts["mask_sources"] = masked.methods_used
-    if image_size is None:
-        image_size = prepared.frames.image_size  # an image folder knows its size once a frame is read
     producer = {
         "dior_version": __version__, "encoder": encoder.name, "weights": encoder.weights, "weights_sha256": encoder.weights_sha256,
         "detections": [{"path": str(s.source.path), "format": s.source.kind, "sha256": s.sha256, "frame_base": s.frame_base} for s in prepared.sets],
         "fusion": prepared.settings,
     }
-    dets_file = DetectionsFile(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=prepared.fps,
-                               frame_base=seq.frame_base, detections=fused, producer=producer)
-    digest = write_detections(json_path, dets_file)
-    write_embeddings(npy_path, vectors, json_path, digest)
+    with SequenceOutputs(json_path, npy_path, encoder.dim) as out:
+        for rows, vectors in encoder.embed_frames(frames, fused, num_frames):
+            dets = fused[rows] if masked is None else masked.rows_of(rows)
+            if masked is not None:
+                dets, vectors = masked.drop_emptied(dets, vectors)
+            out.append(dets, vectors)
+        if image_size is None:
+            image_size = prepared.frames.image_size  # an image folder knows its size once a frame is read
+        out.finish(sequence=seq.name, image_size=tuple(image_size), num_frames=num_frames, fps=prepared.fps,
+                   frame_base=seq.frame_base, producer=producer)
+        rows_written = out.rows
+    if masked is not None:
+        prepared.counts["box_masks_emptied"] = masked.emptied
+        prepared.counts["mask_sources"] = masked.methods_used
     seconds = time.perf_counter() - prepared.start
     return {
-        "frames": num_frames, "detections": len(fused), "seconds": round(seconds, 2),
+        "frames": num_frames, "detections": rows_written, "seconds": round(seconds, 2),
         "frames_per_second": round(num_frames / seconds, 2) if seconds > 0 else None, "fusion": prepared.counts,
     }
 
@@ -201,7 +210,7 @@ class BoxMasking:
     Per frame, the box rows' masks come from ``box_to_mask.BoxMasker`` (its default method per
     class); then all the frame's masks (box rows and rows that came with masks) are made
     pixel-disjoint, the higher score winning. Rows whose mask is left empty are removed by
-    ``result`` (with their embedding rows) and counted.
+    ``drop_emptied`` (with their embedding rows) and counted.
     """
 
     def __init__(self, dets: Detections, box_rows: np.ndarray, num_frames: int) -> None:
@@ -215,6 +224,7 @@ class BoxMasking:
         self.by_frame = dets.rows_by_frame(num_frames)
         self.masker = BoxMasker()
         self.methods_used: dict[str, int] = {}
+        self.emptied = 0  # rows dropped by drop_emptied
 
     def stream(self, frames):
         """Pass ``(frame, image)`` pairs through, masking that frame's box rows on the way."""
@@ -234,15 +244,19 @@ class BoxMasking:
                     self.rles[row] = rle
             yield frame, image
 
-    def result(self, vectors: np.ndarray) -> tuple[Detections, np.ndarray, int]:
-        """The detections with their new masks (empty ones removed), their embedding rows, and how many were removed."""
+    def rows_of(self, rows: np.ndarray) -> Detections:
+        """The detections ``rows`` (of frames already streamed) with their new masks and ``mask_source``."""
+        return Detections(frame=self.dets.frame[rows], class_id=self.dets.class_id[rows], score=self.dets.score[rows],
+                          bbox_xyxy=self.dets.bbox_xyxy[rows].reshape(-1, 4), rles=[self.rles[i] for i in rows],
+                          extras=tuple(self.extras[i] for i in rows))
+
+    def drop_emptied(self, dets: Detections, vectors: np.ndarray) -> tuple[Detections, np.ndarray]:
+        """``dets`` and their embedding rows without the detections whose mask was left empty (counted in ``emptied``)."""
         from dior_cli.masks import area
 
-        keep = np.flatnonzero(area(self.rles) > 0) if self.rles else np.zeros(0, np.int64)
-        dets = Detections(frame=self.dets.frame[keep], class_id=self.dets.class_id[keep], score=self.dets.score[keep],
-                          bbox_xyxy=self.dets.bbox_xyxy[keep].reshape(-1, 4), rles=[self.rles[i] for i in keep],
-                          extras=tuple(self.extras[i] for i in keep))
-        return dets, vectors[keep], len(self.rles) - len(keep)
+        keep = np.flatnonzero(area(list(dets.rles)) > 0)
+        self.emptied += len(dets) - len(keep)
+        return dets[keep], vectors[keep]
 
 
 def _cap_per_frame(dets: Detections, num_frames: int, max_dets: int) -> tuple[Detections, int]:
@@ -273,17 +287,16 @@ class OsnetEncoder:
     name: str = "osnet"
     dim: int = 512
 
-    def embed_sequence(self, frames, dets: Detections, num_frames: int) -> np.ndarray:
-        """``(N, 512)`` unit rows, row i = detection i; frames without detections are read and passed over."""
+    def embed_frames(self, frames, dets: Detections, num_frames: int):
+        """Yield ``(rows, (K, 512) unit rows)`` frame by frame, in frame order (``rows`` = det_ids of the
+        frame); frames without detections are read and passed over."""
         from dior_cli.model.osnet_crops import embed_crops
 
-        out = np.zeros((len(dets), self.dim), dtype=np.float32)
         by_frame = dets.rows_by_frame(num_frames)
         for frame, image in frames:
             rows = by_frame[frame]
             if rows.size:
-                out[rows] = embed_crops(self.model, image, dets.bbox_xyxy[rows], batch=self.batch)
-        return out
+                yield rows, embed_crops(self.model, image, dets.bbox_xyxy[rows], batch=self.batch)
 
 
 @dataclass
@@ -301,27 +314,25 @@ class DiorEncoder:
     def dim(self) -> int:
         return int(self.model.config.embedding_dim)
 
-    def embed_sequence(self, frames, dets: Detections, num_frames: int) -> np.ndarray:
-        """``(N, D)`` unit rows, row i = detection i; every frame is encoded once (sliding window)."""
+    def embed_frames(self, frames, dets: Detections, num_frames: int):
+        """Yield ``(rows, (K, D) unit rows)`` frame by frame, in frame order; every frame is encoded
+        once (sliding window)."""
         import torch
 
-        from dior_cli.infer import _autocast, sliding_window
         from dior_cli.model.given import embed_given
 
-        out = np.zeros((len(dets), self.dim), dtype=np.float32)
         by_frame = dets.rows_by_frame(num_frames)
 
         def step(frame: int, prev, cur, nxt) -> dict:
             rows = by_frame[frame]
             boxes = torch.from_numpy(dets.bbox_xyxy[rows]).float()  # (K, 4)
-            with _autocast(self.device):
+            with autocast(self.device):
                 embeddings = embed_given(self.model, prev, cur, nxt, boxes, (decode(dets.rles[i]) for i in rows))  # (K, D)
             return {"embeddings": embeddings}
 
         with torch.inference_mode():
             for frame, result, _shape in sliding_window(self.model, frames, self.batch, self.device, step=step):
-                out[by_frame[frame]] = result["embeddings"].numpy()
-        return out
+                yield by_frame[frame], result["embeddings"].numpy()
 
 
 def load_encoder(name: str, weights: str | None, device, batch: int):
@@ -333,7 +344,5 @@ def load_encoder(name: str, weights: str | None, device, batch: int):
         located = locate_osnet(weights)
         model = load_osnet(located.path, device=device)
         return OsnetEncoder(model=model, weights=str(located.path), weights_sha256=sha256_file(located.path))
-    from dior_cli.infer import load_model
-
-    model, weights_name, weights_sha = load_model(weights, device)
+    model, weights_name, weights_sha = load_network(weights, device)
     return DiorEncoder(model=model, weights=weights_name, weights_sha256=weights_sha, device=device, batch=batch)

@@ -37,6 +37,20 @@ def mots_obj_id(class_id: int, k: int) -> int:
     return 100000 * (k // 1000) + class_id * 1000 + k % 1000
 
 
+def track_number(obj_id: int | np.ndarray) -> int | np.ndarray:
+    """The ``k`` of :func:`mots_obj_id` back from an object id (element-wise for arrays)."""
+    return obj_id % 1000 + 1000 * (obj_id // 100000)
+
+
+def class_of_obj_id(obj_id: int | np.ndarray) -> int | np.ndarray:
+    """The class an id of :func:`mots_obj_id` was minted for (10 for the ignore id 10000).
+
+    Readers of MOTS txt never need it (the class column is authoritative); it is for formats
+    that store only the id, such as KITTI-MOTS PNGs.
+    """
+    return (obj_id % 100000) // 1000
+
+
 def _as_1d(name: str, values: Any, dtype: type, n: int | None) -> np.ndarray:
     array = np.asarray(values, dtype=dtype)
     if array.ndim != 1 or (n is not None and array.shape[0] != n):
@@ -120,7 +134,8 @@ class MotsRows:
 
     Attributes:
         frame: ``(N,)`` int64, 0-based frame.
-        obj_id: ``(N,)`` int64, ``class_id * 1000 + k``; 10000 is an ignore region.
+        obj_id: ``(N,)`` int64, ``class_id * 1000 + k`` for ``k`` up to 999 and any id past that
+            (see :func:`mots_obj_id`); 10000 is an ignore region.
         class_id: ``(N,)`` int64, 1 car, 2 pedestrian, 10 ignore.
         rles: ``N`` RLE masks.
     """

@@ -7,14 +7,20 @@ One step reads ``batch`` three-frame clips per process, sums the six losses
 
 Exact resume: everything random in step ``i`` is a pure function of the seed and ``i``:
 the samples of step ``i`` come from the epoch's seeded permutation (``StepSampler``), the
-augmentation of a sample from (seed, epoch, sample index), and torch's global generator
-(used by the proposal samplers) is re-seeded from (seed, i, rank) before the step. So a run
-resumed from ``RUN/checkpoints/last.pt`` (weights, optimizer and loss-scaler state, step)
-takes the very steps the uninterrupted run would have taken.
+augmentation of a sample from (seed, epoch, sample index), and the anchor / proposal samplers
+draw from the run's own ``torch.Generator`` (``DiorNet.set_sampling_generator``), seeded from
+(seed, i, rank) before the step; torch's global generator is left alone. So a run resumed
+from ``RUN/checkpoints/last.pt`` (weights, optimizer and loss-scaler state, step) takes the
+very steps the uninterrupted run would have taken.
+
+Host synchronisation: a step reads its losses back once (one stacked copy, also used for the
+finiteness check). The weight checksum (the sum of |weights| over all parameters) is computed
+only with several processes, where it shows a rank whose weights drifted from the others.
 
 Files (rank 0 writes all of them; other ranks write nothing):
 
-    RUN/train_log.jsonl           one JSON object per step (losses, lr, seconds, checksums)
+    RUN/train_log.jsonl           one JSON object per step (losses, lr, seconds; each rank's
+                                  weight checksum with several processes)
                                   and per validation ({"validation": ...})
     RUN/checkpoints/last.pt       every checkpoint_every steps, at the end and on Ctrl-C
     RUN/weights/final.pt          the trained model (no optimizer state) at the end
@@ -30,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +154,9 @@ def run(options: TrainOptions) -> dict[str, Any]:
 
         run_info = {"data": str(options.data), "sequences": list(dataset.sequences), "samples": len(dataset),
                     "identities": dataset.num_identities, "world_size": world, "init": options.init}
-        summary = _loop(trained, model, dataset, sampler, optimizer, scaler, use_amp, options, device, rank, world, start_step, run_info)
+        sampling = torch.Generator()  # the anchor / proposal samplers' randomness, re-seeded per step
+        model.set_sampling_generator(sampling)
+        summary = _loop(trained, model, dataset, sampler, optimizer, scaler, use_amp, options, device, rank, world, start_step, run_info, sampling)
         return summary
     finally:
         if world > 1:
@@ -158,8 +165,9 @@ def run(options: TrainOptions) -> dict[str, Any]:
             dist.destroy_process_group()
 
 
-def _loop(trained, model, dataset, sampler, optimizer, scaler, use_amp, options, device, rank, world, start_step, run_info) -> dict[str, Any]:
-    """The step loop; checkpoints, logs and validates on rank 0."""
+def _loop(trained, model, dataset, sampler, optimizer, scaler, use_amp, options, device, rank, world, start_step, run_info,
+          sampling) -> dict[str, Any]:
+    """The step loop; checkpoints, logs and validates on rank 0. ``sampling``: the generator of ``model``'s samplers."""
     import torch
 
     cfg = options.train
@@ -180,15 +188,16 @@ def _loop(trained, model, dataset, sampler, optimizer, scaler, use_amp, options,
                 clips = [clip.to(device) for clip in clips]
                 targets = [{k: v.to(device) for k, v in target.items()} for target in targets]
                 data_seconds = time.perf_counter() - tick
-                torch.manual_seed(_step_seed(cfg.seed, step, rank))  # the proposal samplers draw from torch's generator
+                sampling.manual_seed(_step_seed(cfg.seed, step, rank))  # the anchor / proposal samplers draw from it
                 lr = cfg.learning_rate(step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     losses = trained(clips, targets)
                 total = sum(losses[name] for name in LOSS_NAMES)
-                if not torch.isfinite(total):
-                    raise FormatError(f"step {step}: the loss is not finite ({ {k: float(v) for k, v in losses.items()} }); lower train.lr or check the data", path=options.data)
+                local = dict(zip(LOSS_NAMES, torch.stack([losses[name].detach().float() for name in LOSS_NAMES]).tolist()))  # the one read-back
+                if not all(math.isfinite(value) for value in local.values()):
+                    raise FormatError(f"step {step}: the loss is not finite ({local}); lower train.lr or check the data", path=options.data)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(total).backward()
                 if cfg.clip_grad_norm > 0:
@@ -197,13 +206,13 @@ def _loop(trained, model, dataset, sampler, optimizer, scaler, use_amp, options,
                 scaler.step(optimizer)
                 scaler.update()
                 step += 1
-                values = _mean_over_ranks({name: float(losses[name].detach()) for name in LOSS_NAMES}, world, device)
+                values = _mean_over_ranks(local, world, device)
                 last = {**values, "loss": sum(values.values())}
-                checksums = _checksums_over_ranks(model, world, device)
+                checksums = {"weights_checksum_per_rank": _checksums_over_ranks(model, world, device)} if world > 1 else {}
                 if rank == 0:
                     _append_log(log_path, {"step": step, "epoch": sampler.epoch_of(step - 1), "lr": lr, **last,
                                            "seconds": round(time.perf_counter() - tick, 4), "data_seconds": round(data_seconds, 4),
-                                           "weights_checksum_per_rank": checksums,
+                                           **checksums,
                                            **({"peak_memory_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)} if device.type == "cuda" else {})})
                 progress.advance(step, last, lr)
                 if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.iterations):
@@ -358,11 +367,7 @@ def _validate(model, options: TrainOptions, step: int, device, log_path: Path) -
 
 
 # ---------------------------------------------------------------- devices and processes
-def _distributed_env() -> tuple[int, int]:
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    if not 0 <= rank < world:
-        raise ConfigError(f"RANK={rank} is not in 0..WORLD_SIZE-1 ({world})")
-    return rank, world
+from dior_cli.runtime import rank_and_world as _distributed_env  # noqa: E402  (RANK / WORLD_SIZE, shared with infer)
 
 
 def _init_process_group(device) -> None:
@@ -395,12 +400,12 @@ def _checksums_over_ranks(model, world: int, device) -> list[float]:
     with torch.no_grad():
         local = torch.stack([p.detach().double().abs().sum() for p in model.parameters()]).sum().reshape(1)
     if world == 1:
-        return [float(local)]
+        return local.tolist()
     import torch.distributed as dist
 
     gathered = [torch.zeros_like(local) for _ in range(world)]
     dist.all_gather(gathered, local.to(device))
-    return [float(g) for g in gathered]
+    return torch.cat(gathered).tolist()  # one read-back for all ranks
 
 
 def _barrier(world: int) -> None:

@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 from dior_cli.cli import app
 from dior_cli.formats.detections_json import read_detections
 from dior_cli.formats.embeddings import read_embeddings
-from dior_cli.infer import sliding_window
 from dior_cli.model.network import DiorNet
+from dior_cli.sliding_window import sliding_window
 from tests.conftest import cut_video, require
 from tests.model.tiny import tiny_config
+from tests.model.window_reference import activate_temporal_attention, reference_detect, window_of
 
 runner = CliRunner()
 
@@ -106,34 +107,41 @@ def test_sliding_window_encodes_each_frame_once_and_repeats_neighbours(num_frame
     torch.manual_seed(0)
     model = DiorNet(tiny_config()).eval()
     spy = _CountingModel(model)
+    backbone_frames: list[int] = []
+    handle = model.backbone.register_forward_pre_hook(lambda _module, args: backbone_frames.append(int(args[0].shape[0])))
     frames = []
     for t in range(num_frames):
         image = np.random.default_rng(t).integers(0, 255, (60, 80, 3), dtype=np.uint8)
         image[0, 0, 0] = t
         frames.append((t, image))
-    with torch.inference_mode():
-        out = list(sliding_window(spy, iter(frames), batch, torch.device("cpu")))
+    try:
+        with torch.inference_mode():
+            out = list(sliding_window(spy, iter(frames), batch, torch.device("cpu")))
+    finally:
+        handle.remove()
     assert [frame for frame, _, _ in out] == list(range(num_frames))
-    assert model.backbone_calls == num_frames  # each frame through the backbone exactly once
-    expected = []
-    for t in range(num_frames):
-        prev = t - 1 if t > 0 else min(t + 1, num_frames - 1)
-        nxt = t + 1 if t < num_frames - 1 else max(t - 1, 0)
-        expected.append((prev, t, nxt))
-    assert spy.windows == expected
+    assert sum(backbone_frames) == num_frames  # each frame through the backbone exactly once
+    assert max(backbone_frames) <= batch
+    assert spy.windows == [window_of(t, num_frames) for t in range(num_frames)]
 
 
-def test_streamed_detection_equals_the_clip_forward():
+@pytest.mark.parametrize("num_frames", [1, 3])
+def test_streamed_detections_equal_the_per_window_reference(num_frames):
+    """Every frame's result, first and last included, equals the network's parts run on that frame's
+    own window (t-1, t, t+1; an edge repeats its neighbour), with TA active so a wrong window shows."""
     torch.manual_seed(1)
-    model = DiorNet(tiny_config()).eval()
+    model = activate_temporal_attention(DiorNet(tiny_config()), seed=2).eval()
     rng = np.random.default_rng(3)
-    frames = [(t, rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)) for t in range(4)]
+    frames = [(t, rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)) for t in range(num_frames)]
+    images = [torch.from_numpy(image).permute(2, 0, 1).float() / 255 for _, image in frames]  # (3, H, W) in [0, 1]
     with torch.inference_mode():
-        streamed = {t: r for t, r, _ in sliding_window(model, iter(frames), 2, torch.device("cpu"))}
-        clip = torch.stack([torch.from_numpy(frames[t][1]).permute(2, 0, 1).float() / 255 for t in (1, 2, 3)])
-        direct = model([clip])[0]
-    for key in ("boxes", "scores", "labels", "embeddings"):
-        torch.testing.assert_close(streamed[2][key], direct[key])
+        streamed = {t: result for t, result, _ in sliding_window(model, iter(frames), 2, torch.device("cpu"))}
+    assert sorted(streamed) == list(range(num_frames))
+    for t in range(num_frames):
+        expected = reference_detect(model, torch.stack([images[i] for i in window_of(t, num_frames)]))
+        assert expected["boxes"].shape[0] > 0
+        for key in ("boxes", "scores", "labels", "masks", "embeddings"):
+            torch.testing.assert_close(streamed[t][key], expected[key], atol=1e-4, rtol=1e-4, msg=f"frame {t}: {key}")
 
 
 def test_bad_sources_exit_1(checkpoint, tmp_path):

@@ -20,7 +20,7 @@ from dior_cli.adapt.augment import box_view
 from dior_cli.console import track_progress
 from dior_cli.model.osnet import EMBEDDING_DIM
 from dior_cli.model.osnet_crops import embed_crops, normalise
-from dior_cli.reid.short_term import rows_by_frame
+from dior_cli.association.short_term import rows_by_frame
 
 
 def embed_box_views(model: torch.nn.Module, contexts: np.ndarray, crop_size: tuple[int, int], batch: int = 64) -> np.ndarray:

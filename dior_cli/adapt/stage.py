@@ -4,7 +4,9 @@
 Per sequence of ``DETS`` (``<seq>.json`` detections; the frames from ``--frames``):
 
 1. intra-frame training, ``intra_steps`` steps (:class:`dior_cli.adapt.sampling.IntraFrameSampler`);
-2. short-term tracklets (:mod:`dior_cli.reid.short_term`) from the step-1 encoder's
+   with ``--train-data``, every batch is half such triplets and half ground-truth triplets of a
+   labelled dataset (:mod:`dior_cli.adapt.labelled`, ReMOTS's 1:1 mix);
+2. short-term tracklets (:mod:`dior_cli.association.short_term`) from the step-1 encoder's
    embeddings, flow-warped mask IoU and ``theta_short`` = mean + ``short_term_sigma_k`` std
    of the step-1 intra-frame similarities;
 3. inter-short-tracklet training, ``inter_steps`` steps (:class:`~dior_cli.adapt.sampling.InterTrackletSampler`);
@@ -15,7 +17,10 @@ Writes ``ADAPTED/<seq>.osnet.pt`` (the adapted encoder: ``state_dict`` of
 settings), ``ADAPTED/<seq>.npy`` + ``.npy.json`` (new embeddings with their hash record) and,
 last, ``ADAPTED/<seq>.json``, a byte-for-byte copy of the detections (so tracks made from
 ``DETS`` match ``ADAPTED`` too). ``ADAPTED`` is a detections folder like any other.
-Sequences whose three outputs exist are skipped unless ``overwrite``.
+Sequences whose three outputs exist are skipped unless ``overwrite``. With ``plot``, also
+``ADAPTED/<seq>.separation.png``: same-frame (different identity) against same-short-tracklet
+similarities with the input embeddings and with the adapted ones (ReMOTS Figs. 4-5); the
+summary's ``histogram_overlap`` gives the two histograms' shared area before and after.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch
 
 from dior_cli import __version__
 from dior_cli.adapt.crops import cut_context_crops
+from dior_cli.adapt.labelled import LabelledSampler, LabelledViews, MixedSampler, StackedContexts, read_labelled_views
 from dior_cli.adapt.loop import LoopResult, LoopSettings, train_steps
 from dior_cli.adapt.reembed import embed_box_views, embed_detections
 from dior_cli.adapt.sampling import InterTrackletSampler, IntraFrameSampler, frame_groups
@@ -44,9 +50,10 @@ from dior_cli.formats.detections_json import DetectionsFile, list_detection_file
 from dior_cli.formats.embeddings import read_embeddings, write_embeddings
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
 from dior_cli.model.osnet import INPUT_SIZE
-from dior_cli.reid.remots import different_identity_similarities
-from dior_cli.reid.short_term import flow_pairs, short_term_tracklets
-from dior_cli.reid.thresholds import theta_short
+from dior_cli.association.similarity_plot import overlap, separation_figure, write_threshold_plot
+from dior_cli.association.similarity_samples import different_identity_similarities, same_identity_similarities
+from dior_cli.association.short_term import flow_pairs, short_term_tracklets
+from dior_cli.association.thresholds import theta_short
 
 CHECKPOINT_SCHEMA = "dior.adapted-osnet/v1"
 Images = Callable[[], Iterable[tuple[int, np.ndarray]]]  # a fresh pass over (frame, RGB image)
@@ -62,6 +69,8 @@ class AdaptOptions:
     weights: str | None = None
     device: str = "auto"
     overwrite: bool = False
+    train_data: Path | None = None  # a labelled dataset mixed 1:1 into step 1 (dior_cli.adapt.labelled)
+    plot: bool = False  # also write ADAPTED/<seq>.separation.png (similarities before / after)
     config: AdaptConfig = field(default_factory=AdaptConfig)
 
 
@@ -75,6 +84,7 @@ class AdaptResult:
     theta_short: float
     short_term_tracklets: int
     short_term_links: int
+    tracklet_of: np.ndarray  # (N,) short-term tracklet label of each detection (step 2)
 
 
 def run(options: AdaptOptions) -> dict[str, Any]:
@@ -99,6 +109,15 @@ def run(options: AdaptOptions) -> dict[str, Any]:
     base_weights = {"path": str(base.path), "sha256": sha256_file(base.path)}
     summary: dict[str, Any] = {"schema": "dior.adapt-summary/v1", "out": str(out), "device": str(device),
                                "base_weights": str(base.path), "sequences": {}}
+    labelled = None
+    if options.train_data is not None:
+        cfg = options.config
+        labelled = read_labelled_views(options.train_data, INPUT_SIZE, identities=cfg.train_data_identities,
+                                       views=cfg.train_data_views, rng=np.random.default_rng(cfg.sampling_seed))
+        for line in labelled.notes:
+            note(f"--train-data: {line}")
+        summary["train_data"] = {"path": str(options.train_data), "sequences": list(labelled.sequences),
+                                 "identities": labelled.identities, "views": int(len(labelled.labels)), "notes": list(labelled.notes)}
     for path in files:
         seq = path.stem
         targets = [out / f"{seq}.osnet.pt", out / f"{seq}.npy", out / f"{seq}.json"]
@@ -106,25 +125,26 @@ def run(options: AdaptOptions) -> dict[str, Any]:
             summary["sequences"][seq] = {"skipped": "outputs exist (use --overwrite)"}
             continue
         summary["sequences"][seq] = adapt_file(path, sources[seq], out, load_osnet(base.path, device), options.config,
-                                               base_weights=base_weights)
+                                               base_weights=base_weights, labelled=labelled, plot=options.plot)
     return summary
 
 
 def adapt_file(path: Path, frames: SequenceInfo, out: Path, model: torch.nn.Module, cfg: AdaptConfig,
-               base_weights: dict[str, Any]) -> dict[str, Any]:
+               base_weights: dict[str, Any], labelled: LabelledViews | None = None, plot: bool = False) -> dict[str, Any]:
     """Adapt one sequence and write its three outputs; return its summary."""
     start = time.perf_counter()
     dets = read_detections(path)
     if frames.image_size is not None and tuple(frames.image_size) != tuple(dets.image_size):
         raise AlignmentError(f"detections are {dets.image_size[0]}x{dets.image_size[1]}, the frames of {frames.name} "
                              f"{frames.image_size[0]}x{frames.image_size[1]}", path=path)
-    before = _intra_frame_mean(path, dets)
+    input_vectors = _input_embeddings(path, dets)
     source = frames.open_frames()
-    result = adapt_sequence(model, dets, lambda: source, total_frames=len(source), cfg=cfg, name=dets.sequence)
+    result = adapt_sequence(model, dets, lambda: source, total_frames=len(source), cfg=cfg, name=dets.sequence, labelled=labelled)
     out.mkdir(parents=True, exist_ok=True)
     seq = path.stem
     state = {"schema": CHECKPOINT_SCHEMA, "dior_version": __version__, "sequence": dets.sequence, "detections_file": path.name,
              "detections_sha256": dets.sha256, "base_weights": base_weights, "settings": dataclasses.asdict(cfg),
+             "train_data": None if labelled is None else list(labelled.sequences),
              "intra_losses": list(result.intra.losses), "inter_losses": list(result.inter.losses),
              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     buffer = io.BytesIO()
@@ -132,6 +152,12 @@ def adapt_file(path: Path, frames: SequenceInfo, out: Path, model: torch.nn.Modu
     write_bytes_atomic(out / f"{seq}.osnet.pt", buffer.getvalue())
     write_embeddings(out / f"{seq}.npy", result.embeddings, out / path.name, dets.sha256)
     write_bytes_atomic(out / path.name, path.read_bytes())  # last: without it the folder holds no sequence
+    before = None if input_vectors is None else _populations(dets, input_vectors, result.tracklet_of, cfg.sampling_seed)
+    after = _populations(dets, result.embeddings, result.tracklet_of, cfg.sampling_seed)
+    figure = None
+    if plot:
+        figure = out / f"{seq}.separation.png"
+        write_threshold_plot(figure, separation_figure(before, after, result.theta_short, seq))
     seconds = time.perf_counter() - start
     steps = result.intra.steps + result.inter.steps
     train_seconds = result.intra.seconds + result.inter.seconds
@@ -140,16 +166,17 @@ def adapt_file(path: Path, frames: SequenceInfo, out: Path, model: torch.nn.Modu
         "detections": n, "frames": dets.num_frames,
         "intra": _loop_summary(result.intra), "inter": _loop_summary(result.inter),
         "short_term": {"theta_short": result.theta_short, "tracklets": result.short_term_tracklets, "links": result.short_term_links},
-        "intra_frame_similarity_mean": {"before": before, "after": _mean_or_none(different_identity_similarities(
-            dets.detections.frame, dets.detections.class_id, result.embeddings, np.random.default_rng(cfg.sampling_seed)))},
+        "intra_frame_similarity_mean": {"before": _mean_or_none(before[0]) if before else None, "after": _mean_or_none(after[0])},
+        "histogram_overlap": {"before": overlap(*before) if before else None, "after": overlap(*after)},
         "steps_per_second": round(steps / train_seconds, 3) if train_seconds > 0 else None,
         "seconds": round(seconds, 2), "seconds_per_1000_detections": round(1000 * seconds / n, 2) if n else None,
-        "files": [str(out / f"{seq}.osnet.pt"), str(out / f"{seq}.npy"), str(out / path.name)],
+        "files": [str(out / f"{seq}.osnet.pt"), str(out / f"{seq}.npy"), str(out / path.name)] + ([str(figure)] if figure else []),
     }
 
 
 def adapt_sequence(model: torch.nn.Module, dets: DetectionsFile, images: Images, *, cfg: AdaptConfig, total_frames: int | None = None,
-                   crop_size: tuple[int, int] = INPUT_SIZE, name: str = "seq", reembed_from_frames: bool = True) -> AdaptResult:
+                   crop_size: tuple[int, int] = INPUT_SIZE, name: str = "seq", reembed_from_frames: bool = True,
+                   labelled: LabelledViews | None = None) -> AdaptResult:
     """Steps 1-4 of the module docstring on ``model`` (changed in place); nothing is written.
 
     Args:
@@ -157,6 +184,9 @@ def adapt_sequence(model: torch.nn.Module, dets: DetectionsFile, images: Images,
         crop_size: ``[h, w]`` of the training crops (OSNet's 256x128; tests use smaller ones).
         reembed_from_frames: step 4 cuts crops from the frames as ``dior infer`` does
             (needs ``crop_size == INPUT_SIZE``); ``False``: embeds the plain training views.
+        labelled: ground-truth views of a labelled dataset (``--train-data``, cut at
+            ``crop_size``); step 1's batches then mix them 1:1 with the video's own triplets
+            (ReMOTS sec. 2.2: half of ``batch_identities`` each).
     """
     rng = np.random.default_rng(cfg.sampling_seed)
     torch.manual_seed(cfg.sampling_seed)
@@ -166,8 +196,15 @@ def adapt_sequence(model: torch.nn.Module, dets: DetectionsFile, images: Images,
         raise FormatError(f"sequence {name}: no frame holds two detections of one class; intra-frame triplets need them")
     contexts = cut_context_crops(_checked(images(), name), d.frame, d.bbox_xyxy, crop_size, total=total_frames, description=f"{name} crops")
     loop = dict(lr=cfg.learning_rate, weight_decay=cfg.adam_weight_decay, margin=cfg.margin)
-    intra = train_steps(model, contexts, IntraFrameSampler(groups, cfg.batch_identities, cfg.max_per_frame),
-                        LoopSettings(steps=cfg.intra_steps, **loop), rng, crop_size=crop_size, description=f"{name} step 1 intra-frame")
+    if labelled is None:
+        step1_contexts, step1_sampler = contexts, IntraFrameSampler(groups, cfg.batch_identities, cfg.max_per_frame)
+    else:
+        own = max(cfg.batch_identities - cfg.batch_identities // 2, 2)
+        other = LabelledSampler(labelled, max(cfg.batch_identities // 2, 2), cfg.max_per_frame)
+        step1_contexts = StackedContexts(contexts, labelled.contexts)
+        step1_sampler = MixedSampler(IntraFrameSampler(groups, own, cfg.max_per_frame), other, len(contexts))
+    intra = train_steps(model, step1_contexts, step1_sampler, LoopSettings(steps=cfg.intra_steps, **loop), rng, crop_size=crop_size,
+                        description=f"{name} step 1 intra-frame" + ("" if labelled is None else " + labelled"))
     step1 = embed_box_views(model, contexts, crop_size)  # (N, 512)
     t_short = theta_short(different_identity_similarities(d.frame, d.class_id, step1, rng), cfg.short_term_sigma_k)
     pairs = flow_pairs(d.frame, d.rles, _checked(images(), name), scale=cfg.short_term_flow_scale, total=total_frames,
@@ -179,7 +216,7 @@ def adapt_sequence(model: torch.nn.Module, dets: DetectionsFile, images: Images,
         vectors = embed_detections(model, _checked(images(), name), d.frame, d.bbox_xyxy, total=total_frames, description=f"{name} re-embed")
     else:
         vectors = embed_box_views(model, contexts, crop_size)
-    return AdaptResult(vectors, intra, inter, t_short, int(np.unique(tracklet_of).size), links)
+    return AdaptResult(vectors, intra, inter, t_short, int(np.unique(tracklet_of).size), links, tracklet_of)
 
 
 def _checked(images: Iterable[tuple[int, np.ndarray]], name: str):
@@ -197,18 +234,23 @@ def _loop_summary(loop: LoopResult) -> dict[str, Any]:
             "loss_last_10": round(float(np.mean(last)), 4) if last else None}
 
 
-def _intra_frame_mean(path: Path, dets: DetectionsFile) -> float | None:
-    """Mean cosine of distinct same-frame detections with the input embeddings (if any)."""
+def _input_embeddings(path: Path, dets: DetectionsFile) -> np.ndarray | None:
+    """The input ``<seq>.npy`` (the embeddings before adaptation), or ``None`` when absent or unreadable."""
     npy = path.with_suffix(".npy")
     if not npy.is_file():
         return None
     try:
-        vectors = read_embeddings(npy, dets, path).vectors
+        return read_embeddings(npy, dets, path).vectors
     except DiorError as exc:  # only reported: a stale or broken input array does not stop the adaptation
         note(f"{path.stem}: the similarity before is not reported ({exc})")
         return None
+
+
+def _populations(dets: DetectionsFile, vectors: np.ndarray, tracklet_of: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(different, same) similarity samples: same-frame pairs, and pairs of one short-term tracklet."""
     d = dets.detections
-    return _mean_or_none(different_identity_similarities(d.frame, d.class_id, vectors, np.random.default_rng(0)))
+    rng = np.random.default_rng(seed)
+    return different_identity_similarities(d.frame, d.class_id, vectors, rng), same_identity_similarities(tracklet_of, vectors, rng)
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
@@ -229,6 +271,10 @@ def frame_sources(path: Path, names: list[str]) -> dict[str, SequenceInfo]:
     return {n: by_name[n] for n in names}
 
 
+def _text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def describe(summary: dict[str, Any]) -> list[str]:
     """One line per sequence for the console."""
     lines = []
@@ -242,7 +288,8 @@ def describe(summary: dict[str, Any]) -> list[str]:
             f"{seq}: {s['detections']} detections; step 1 {s['intra']['steps']} steps (loss {s['intra']['loss_first_10']} -> "
             f"{s['intra']['loss_last_10']}), step 2 {s['short_term']['tracklets']} short-term tracklets (theta_short "
             f"{s['short_term']['theta_short']:.3f}), step 3 {s['inter']['steps']} steps (loss {s['inter']['loss_first_10']} -> "
-            f"{s['inter']['loss_last_10']}); same-frame similarity {before} -> {sim['after']:.3f}; "
+            f"{s['inter']['loss_last_10']}); same-frame similarity {before} -> {sim['after']:.3f}, "
+            f"histogram overlap {_text(s['histogram_overlap']['before'])} -> {_text(s['histogram_overlap']['after'])}; "
             f"{s['steps_per_second']} steps/s, {s['seconds']} s")
     return lines
 

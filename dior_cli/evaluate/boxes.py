@@ -26,9 +26,9 @@ columns and rows it spans, so ``x + w`` is exclusive (one past the last pixel co
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from dior_cli.matching.assignment import linear_sum_assignment
 
-from dior_cli.evaluate.sequence_data import SequenceData
+from dior_cli.matching.sequence_data import SequenceData
 from dior_cli.formats.mot_box_tracks import MOT_CLASSES, MOT_PEDESTRIAN, BoxTracks
 from dior_cli.masks import bbox_xyxy
 from dior_cli.records import PEDESTRIAN, MotsRows

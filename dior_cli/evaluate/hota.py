@@ -28,9 +28,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from dior_cli.matching.assignment import linear_sum_assignment
 
-from .sequence_data import FrameLayout, SequenceData
+from dior_cli.matching.sequence_data import FrameLayout, SequenceData
 
 EPS = float(np.finfo("float").eps)
 ALPHAS = np.arange(0.05, 0.99, 0.05)  # (19,) TrackEval's thresholds, same float values

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from dior_cli.matching.assignment import linear_sum_assignment
 
-from .sequence_data import SequenceData
+from dior_cli.matching.sequence_data import SequenceData
 
 THRESHOLD = 0.5
 INT_FIELDS = ("IDTP", "IDFN", "IDFP")

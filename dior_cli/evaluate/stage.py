@@ -4,8 +4,8 @@
 The stage finds the ground truth and the predictions, evaluates each sequence (in
 parallel over sequences), combines sequences per class as TrackEval does, averages over
 classes when there are several, and returns one document (schema ``dior.metrics/v1``).
-Each sequence's IoU matrices are computed once per frame and shared by every class and by
-the three metric families. Box ground truth is scored against MOT box files, or with
+Each sequence's masks are decoded once and its IoU blocks computed once for all frames
+(:mod:`dior_cli.matching`), shared by every class and by the three metric families. Box ground truth is scored against MOT box files, or with
 ``boxes`` against the bounding boxes of MOTS masks (:mod:`dior_cli.evaluate.boxes`).
 """
 
@@ -24,12 +24,14 @@ from dior_cli import __version__
 from dior_cli.console import track_progress
 from dior_cli.errors import ConfigError, DiorError, FormatError
 from dior_cli.evaluate import clear, hota, identity
-from dior_cli.evaluate.box_sequences import holds_masks, mask_frame_bases, score_box_sequence
-from dior_cli.evaluate.boxes import describe_preprocessing
 from dior_cli.evaluate.combine import add_mots_names, class_average_clear, class_average_hota, class_average_identity
-from dior_cli.evaluate.preprocess import class_sequence, find_overlap, pair_frames, resolve_overlaps
+from dior_cli.evaluate.annotation_reading import read_masks
+from dior_cli.evaluate.preprocess import find_overlap, resolve_overlaps
 from dior_cli.formats.box_layouts import discover_box_ground_truth, holds_box_ground_truth
-from dior_cli.formats.eval_layouts import BOX_BENCHMARKS, GroundTruthSet, discover_ground_truth, find_predictions, read_annotation_rows
+from dior_cli.formats.eval_layouts import BOX_BENCHMARKS, GroundTruthSet, discover_ground_truth, find_predictions
+from dior_cli.matching.class_sequence import class_sequence
+from dior_cli.matching.frame_pairs import SequenceMasks, first_overlap_frame, pair_frames
+from dior_cli.matching.mask_runs import MaskRuns
 from dior_cli.records import CAR, PEDESTRIAN, MotsRows
 
 SCHEMA = "dior.metrics/v1"
@@ -121,7 +123,11 @@ def run(options: EvaluateOptions) -> dict[str, Any]:
     if extra:
         decisions.append(f"ignored, no ground truth for: {', '.join(extra)}")
     pred_kind = ("mask-box" if options.boxes else "box") if boxed else "mask"
-    pred_bases = mask_frame_bases(found, gt_set.frame_base, decisions) if pred_kind == "mask-box" else {}
+    pred_bases = {}
+    if pred_kind == "mask-box":
+        from dior_cli.evaluate.box_sequences import mask_frame_bases  # box modules load only for boxes
+
+        pred_bases = mask_frame_bases(found, gt_set.frame_base, decisions)
     tasks = [
         _Task(s.name, s.num_frames, gt_set.frame_base, s.gt_txt or s.gt_png, found.get(s.name), tuple(CLASS_IDS[c] for c in classes),
               options.resolve_overlaps, gt_set.benchmark, pred_kind, pred_bases.get(s.name, gt_set.frame_base), s.image_size)
@@ -138,7 +144,7 @@ def run(options: EvaluateOptions) -> dict[str, Any]:
         "benchmark": gt_set.benchmark,
         "similarity": gt_set.similarity,
         "predictions_kind": {"mask": "masks", "box": "boxes", "mask-box": "bounding boxes of masks"}[pred_kind],
-        "preprocessing": describe_preprocessing(gt_set.benchmark) if boxed else "mask IoU; unmatched predictions more than half inside ignore regions removed",
+        "preprocessing": _preprocessing(gt_set.benchmark, boxed),
         "ground_truth": str(options.gt),
         "predictions": str(options.pred),
         "layout": gt_set.layout,
@@ -198,6 +204,8 @@ def evaluate_box_tracks(
     """
     if benchmark not in ("auto", *BOX_BENCHMARKS):
         raise ConfigError(f"box evaluation: benchmark must be auto or one of {', '.join(BOX_BENCHMARKS)}, not {benchmark!r}")
+    from dior_cli.evaluate.box_sequences import holds_masks
+
     boxes = holds_masks(Path(pred)) if masks is None else masks
     doc = run(EvaluateOptions(gt=Path(gt), pred=Path(pred), benchmark=benchmark, workers=workers, allow_missing=allow_missing, boxes=boxes))
     if doc["similarity"] != "box":
@@ -226,6 +234,14 @@ def summarise(result: dict[str, Any], fields: tuple[str, ...] = FIELDS) -> dict[
 
 def _curves(result: dict[str, Any]) -> dict[str, list[float]]:
     return {name: [float(v) for v in result[name]] for name in CURVE_FIELDS}
+
+
+def _preprocessing(benchmark: str, boxed: bool) -> str:
+    if not boxed:
+        return "mask IoU; unmatched predictions more than half inside ignore regions removed"
+    from dior_cli.evaluate.boxes import describe_preprocessing
+
+    return describe_preprocessing(benchmark)
 
 
 def _choose_classes(requested: tuple[str, ...] | None, benchmark: str) -> list[str]:
@@ -271,20 +287,26 @@ def _task_size(task: _Task) -> int:
 def evaluate_sequence(task: _Task) -> dict[str, Any]:
     """Read, check and score one sequence for each class; runs in a worker process."""
     if task.benchmark in BOX_BENCHMARKS:
+        from dior_cli.evaluate.box_sequences import score_box_sequence
+
         return score_box_sequence(task.name, task.gt_path, task.pred_path, task.num_frames, task.benchmark,
                                   masks=task.pred_kind == "mask-box", frame_base=task.pred_frame_base, image_size=task.image_size)
-    gt = read_annotation_rows(task.gt_path, task.frame_base, num_frames=task.num_frames, sequence=task.name)
+    gt_masks = read_masks(task.gt_path, task.frame_base, num_frames=task.num_frames, sequence=task.name)
+    gt = gt_masks.rows
     if task.pred_path is None:
-        pred = MotsRows.empty()
+        pred_masks = SequenceMasks(MotsRows.empty(), MaskRuns.empty())
     else:
-        pred = read_annotation_rows(task.pred_path, task.frame_base, num_frames=task.num_frames, image_size=gt.image_size, sequence=task.name)
-    _refuse_overlaps(gt, task, task.gt_path, "ground truth")
+        pred_masks = read_masks(task.pred_path, task.frame_base, num_frames=task.num_frames, image_size=gt.image_size, sequence=task.name)
+    _refuse_overlaps(gt_masks, task, task.gt_path, "ground truth")
     moved = 0
     if task.resolve_overlaps:
-        pred, moved = resolve_overlaps(pred, task.num_frames)
+        if first_overlap_frame(pred_masks) is not None:
+            resolved, moved = resolve_overlaps(pred_masks.rows, task.num_frames)
+            pred_masks = SequenceMasks.of(resolved)
     else:
-        _refuse_overlaps(pred, task, task.pred_path, "prediction")
-    frames = pair_frames(gt, pred, task.num_frames)
+        _refuse_overlaps(pred_masks, task, task.pred_path, "prediction")
+    pred = pred_masks.rows
+    frames = pair_frames(gt_masks, pred_masks, task.num_frames)
     scored = {}
     for class_id in task.class_ids:
         seq = class_sequence(gt, pred, frames, class_id)
@@ -296,18 +318,19 @@ def evaluate_sequence(task: _Task) -> dict[str, Any]:
     return {"classes": scored, "pixels_moved": moved}
 
 
-def _refuse_overlaps(rows: MotsRows, task: _Task, path: Path | None, what: str) -> None:
+def _refuse_overlaps(masks: SequenceMasks, task: _Task, path: Path | None, what: str) -> None:
     """TrackEval rejects a frame whose masks share a pixel (ignore regions count for ground truth)."""
-    for t, frame_rows in enumerate(rows.rows_by_frame(task.num_frames)):
-        overlap = find_overlap(list(rows.rles), frame_rows, t)
-        if overlap is None:
-            continue
-        a, b = int(rows.obj_id[overlap.row_a]), int(rows.obj_id[overlap.row_b])
-        hint = " (use --resolve-overlaps to give shared pixels to the earlier line)" if what == "prediction" else ""
-        raise FormatError(
-            f"{what} masks of objects {a} and {b} overlap by {overlap.pixels} pixels in frame {t + task.frame_base}{hint}",
-            path=path, sequence=task.name,
-        )
+    t = first_overlap_frame(masks)
+    rows = masks.rows
+    if t is None:
+        return
+    overlap = find_overlap(list(rows.rles), rows.rows_by_frame(task.num_frames)[t], t)
+    a, b = int(rows.obj_id[overlap.row_a]), int(rows.obj_id[overlap.row_b])
+    hint = " (use --resolve-overlaps to give shared pixels to the earlier line)" if what == "prediction" else ""
+    raise FormatError(
+        f"{what} masks of objects {a} and {b} overlap by {overlap.pixels} pixels in frame {t + task.frame_base}{hint}",
+        path=path, sequence=task.name,
+    )
 
 
 def _combine(per_sequence: list[dict[str, Any]], mots_names: bool = True) -> dict[str, Any]:

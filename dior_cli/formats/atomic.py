@@ -2,14 +2,16 @@
 
 An interrupted run therefore leaves either the old file or the complete new one, never a
 half-written file. Temporary files are named ``.<name>.<random>.tmp`` and removed when the
-write fails.
+write fails. The temporary file is created with mode ``0o666``, so the kernel applies the
+process's umask exactly as for any new file; the umask is never read or changed (changing it
+is process-wide and would race with other threads).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -28,14 +30,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise ValueError(f"atomic_write supports modes 'w' and 'wb', not {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = create_temporary(target)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file owner-only; give it the usual mode
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -54,8 +54,16 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
-def _umask() -> int:
-    """The process's file-creation mask (read by setting it and restoring it at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def create_temporary(target: Path, attempts: int = 100) -> tuple[int, Path]:
+    """Create ``.<name>.<random>.tmp`` beside ``target`` exclusively; return its descriptor and path.
+
+    Mode ``0o666`` minus the umask (applied by ``open(2)``), like any file a program creates.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(attempts):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{target.parent}: could not create a unique temporary file for {target.name}")

@@ -29,6 +29,7 @@ from dior_cli.formats.detections_json import DetectionsFile
 
 SCHEMA = "dior.embeddings/v1"
 _UNIT_TOLERANCE = 1e-3
+_CHECK_ROWS = 8192  # rows checked per chunk when reading
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +37,8 @@ class Embeddings:
     """Embeddings that were checked against their detections.
 
     Attributes:
-        vectors: ``(N, D)`` float32, unit rows.
+        vectors: ``(N, D)`` float32, unit rows; a read-only ``numpy.memmap`` of the file when it
+            needed no conversion (copy rows before changing them).
         verified_by: ``"sha256"`` (dior's record matched) or ``"row_count"`` (no record).
         notes: things the user should be told (no record; rows that were normalised).
     """
@@ -50,6 +52,15 @@ def record_path(npy_path: str | os.PathLike) -> Path:
     """Where the alignment record of ``npy_path`` lives."""
     npy_path = Path(npy_path)
     return npy_path.with_name(npy_path.name + ".json")
+
+
+def sha256_of_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file's bytes, read ``chunk`` bytes at a time (memory stays at one chunk)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_embeddings(npy_path: str | os.PathLike, vectors: np.ndarray, detections_path: str | os.PathLike, detections_sha256: str) -> None:
@@ -77,7 +88,12 @@ def write_embeddings(npy_path: str | os.PathLike, vectors: np.ndarray, detection
 
 
 def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, detections_path: str | os.PathLike) -> Embeddings:
-    """Load ``npy_path`` and check that it belongs to ``detections``.
+    """Open ``npy_path`` memory-mapped (read-only) and check that it belongs to ``detections``.
+
+    A float32 file whose rows are unit length (every file dior writes) is returned as the
+    read-only memory map itself: nothing is loaded until rows are used. Finiteness, norms and
+    the record's sha256 are checked ``_CHECK_ROWS`` rows (or 4 MiB) at a time. Another dtype
+    is converted to float32 and rows that are not unit length are normalised, in memory.
 
     Raises:
         InputNotFound: the file is missing.
@@ -88,9 +104,8 @@ def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, det
     npy_path = Path(npy_path)
     if not npy_path.is_file():
         raise InputNotFound("embeddings file does not exist", path=npy_path)
-    data = npy_path.read_bytes()
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        array = np.load(npy_path, mmap_mode="r", allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, OSError, EOFError... for bad bytes
         raise FormatError(f"is not a NumPy .npy array ({type(exc).__name__}: {exc})", path=npy_path) from None
     if not isinstance(array, np.ndarray) or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
@@ -102,22 +117,16 @@ def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, det
             f"has {array.shape[0]} rows but {Path(detections_path).name} has {n} detections (row i must embed det_id i)",
             path=npy_path,
         )
-    vectors = array.astype(np.float32)
-    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
-    if bad.size:
-        raise FormatError("embedding is not finite", path=npy_path, row=int(bad[0]))
+    norms = _checked_norms(array, npy_path)  # (N,) float32
     notes: list[str] = []
     record = record_path(npy_path)
     if record.is_file():
-        _check_record(record, data, detections, detections_path)
+        _check_record(record, npy_path, detections, detections_path)
         verified_by = "sha256"
     else:
         verified_by = "row_count"
         notes.append(f"{npy_path.name} has no dior record ({record.name}); accepted on its row count ({n}) alone")
-    norms = np.linalg.norm(vectors, axis=1)  # (N,)
-    zero = np.flatnonzero(norms == 0)
-    if zero.size:
-        raise FormatError("embedding is all zeros (cannot be normalised)", path=npy_path, row=int(zero[0]))
+    vectors = array if array.dtype == np.float32 else np.asarray(array, dtype=np.float32)
     off = np.abs(norms - 1) > _UNIT_TOLERANCE
     if off.any():
         vectors = vectors / norms[:, None]
@@ -125,7 +134,24 @@ def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, det
     return Embeddings(vectors=vectors, verified_by=verified_by, notes=tuple(notes))
 
 
-def _check_record(record: Path, npy_data: bytes, detections: DetectionsFile, detections_path: str | os.PathLike) -> None:
+def _checked_norms(array: np.ndarray, npy_path: Path) -> np.ndarray:
+    """``(N,)`` float32 row norms of a (memory-mapped) array, checked in chunks: finite and non-zero."""
+    n, dim = array.shape
+    step = max(1, min(_CHECK_ROWS, (1 << 22) // max(1, 4 * dim)))
+    norms = np.empty(n, dtype=np.float32)
+    for start in range(0, n, step):
+        block = np.asarray(array[start : start + step], dtype=np.float32)  # (B, D)
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if bad.size:
+            raise FormatError("embedding is not finite", path=npy_path, row=start + int(bad[0]))
+        norms[start : start + len(block)] = np.linalg.norm(block, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise FormatError("embedding is all zeros (cannot be normalised)", path=npy_path, row=int(zero[0]))
+    return norms
+
+
+def _check_record(record: Path, npy_path: Path, detections: DetectionsFile, detections_path: str | os.PathLike) -> None:
     try:
         doc = json.loads(record.read_bytes())
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
@@ -133,7 +159,7 @@ def _check_record(record: Path, npy_data: bytes, detections: DetectionsFile, det
         dets_hash, emb_hash = doc["detections_sha256"], doc["embeddings_sha256"]
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
         raise FormatError(f"is not a valid embeddings record ({exc})", path=record) from None
-    if emb_hash != hashlib.sha256(npy_data).hexdigest():
+    if emb_hash != sha256_of_file(npy_path):
         raise AlignmentError(
             f"does not match {record.name}: the array was replaced after its record was written "
             "(or a write was interrupted); re-run the stage that wrote it",

@@ -3,6 +3,10 @@
 Pixel value = ``class_id * 1000 + instance``; 0 is background; 10000 is an ignore region
 (class 10). File numbers start at ``frame_base`` (0 for KITTI-MOTS, 1 for MOTS20's
 ``instances/``). Every frame of the sequence has a file, also frames without objects.
+
+The format holds at most 999 objects per class in a sequence (instance 0..999 in 16 bits). dior
+mints ids past that (``records.mots_obj_id``: track 1000 of class 1 is 101000), which only MOTS
+txt can hold: the writer refuses them with a ``FormatError`` that says so, rather than wrap them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 
 from dior_cli.errors import FormatError, InputNotFound
 from dior_cli.masks import decode_many, encode_label_image
-from dior_cli.records import MOTS_CLASSES, MotsRows
+from dior_cli.records import IGNORE, MOTS_CLASSES, MotsRows, class_of_obj_id, track_number
 
 _FRAME_NAME = re.compile(r"^(\d+)\.png$")
 
@@ -95,11 +99,11 @@ def write_kitti_png_folder(folder: str | os.PathLike, rows: MotsRows, num_frames
 
     The PNGs are written into a temporary sibling folder that replaces ``folder`` only
     when every frame is written. Masks of one frame must not overlap (a pixel holds one
-    id), and ids must fit in 16 bits.
+    id), and every id must be ``class_id * 1000 + instance`` of its row's class with instance
+    0..999 (or 10000 for an ignore row): ``FormatError`` naming the folder and frame otherwise.
     """
     folder = Path(folder)
-    if len(rows) and int(rows.obj_id.max()) > np.iinfo(np.uint16).max:
-        raise ValueError(f"object id {int(rows.obj_id.max())} does not fit a 16-bit PNG")
+    _check_png_ids(rows, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
@@ -125,3 +129,19 @@ def write_kitti_png_folder(folder: str | os.PathLike, rows: MotsRows, num_frames
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _check_png_ids(rows: MotsRows, folder: Path) -> None:
+    """Refuse ids a KITTI-MOTS PNG cannot hold or would read back under another class."""
+    ids, classes = rows.obj_id, rows.class_id
+    fits = np.where(classes == IGNORE, ids == 10000, ids // 1000 == classes)  # (N,)
+    if fits.all():
+        return
+    k = int(np.flatnonzero(~fits)[0])
+    obj_id, class_id, frame = int(ids[k]), int(classes[k]), int(rows.frame[k])
+    if class_id != IGNORE and class_of_obj_id(obj_id) == class_id and obj_id >= 100000:
+        why = (f"object id {obj_id} is track {int(track_number(obj_id))} of class {class_id}: a KITTI-MOTS PNG stores "
+               "class_id * 1000 + instance in 16 bits, so it holds at most 999 tracks per class")
+    else:
+        why = f"object id {obj_id} is not class_id * 1000 + instance (0..999) for its class {class_id}"
+    raise FormatError(f"{why}; write MOTS txt instead (instances_txt), which holds any id", path=folder, frame=frame)

@@ -91,11 +91,20 @@ def read_track_links(path: str | os.PathLike, num_lines: int | None = None) -> T
 
 
 def summarise_tracks(rows: MotsRows) -> list[TrackSummary]:
-    """Each object's class, first and last frame (0-based) and number of lines."""
-    out = []
-    for obj_id in np.unique(rows.obj_id).tolist():
-        mine = rows.obj_id == obj_id
-        frames = rows.frame[mine]
-        out.append(TrackSummary(obj_id=obj_id, class_id=int(rows.class_id[mine][0]), first_frame=int(frames.min()),
-                                last_frame=int(frames.max()), num_detections=int(mine.sum())))
-    return out
+    """Each object's class, first and last frame (0-based) and number of lines, by increasing id.
+
+    One sort groups the rows (``np.unique(..., return_inverse=True)``); the class is that of
+    the object's first line in file order. Linear in the number of lines, whatever the number of ids.
+    """
+    ids, index, counts = np.unique(rows.obj_id, return_inverse=True, return_counts=True)  # (T,), (N,), (T,)
+    if ids.size == 0:
+        return []
+    index = index.reshape(-1)
+    by_frame = np.lexsort((rows.frame, index))  # by object, then frame
+    starts = np.cumsum(counts) - counts  # (T,) first sorted row of each object
+    first_frame = rows.frame[by_frame[starts]]
+    last_frame = rows.frame[by_frame[starts + counts - 1]]
+    first_line = np.argsort(index, kind="stable")[starts]  # (T,) each object's first line in file order
+    class_id = rows.class_id[first_line]
+    return [TrackSummary(obj_id=o, class_id=c, first_frame=a, last_frame=b, num_detections=n)
+            for o, c, a, b, n in zip(ids.tolist(), class_id.tolist(), first_frame.tolist(), last_frame.tolist(), counts.tolist())]

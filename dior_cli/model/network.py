@@ -59,11 +59,7 @@ class FrameFeatures:
 
 
 class DiorNet(nn.Module):
-    """The DIOR network, built from a ``ModelConfig`` (see the module docstring for conventions).
-
-    Attributes:
-        backbone_calls: frames passed through the backbone by this instance (a benchmark counter).
-    """
+    """The DIOR network, built from a ``ModelConfig`` (see the module docstring for conventions)."""
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
@@ -85,7 +81,6 @@ class DiorNet(nn.Module):
             embedding_dim=self.config.embedding_dim,
             num_identities=self.config.num_identities,
         )
-        self.backbone_calls = 0
 
     # ----------------------------------------------------------------- batch API
     def forward(
@@ -121,7 +116,7 @@ class DiorNet(nn.Module):
         targets = [_resize_ignore_boxes(target, tuple(clip.shape[-2:]), size) for target, clip, size in zip(targets, clips, centre.image_sizes)]
         neighbours, _ = self.transform([clip[0] for clip in clips] + [clip[2] for clip in clips])  # (2B, 3, Hp, Wp)
         frames = torch.cat([neighbours.tensors[:batch], centre.tensors, neighbours.tensors[batch:]])  # (3B, 3, Hp, Wp)
-        features = self._backbone(frames)  # level -> (3B, C, h, w), time-major
+        features = self.backbone(frames)  # level -> (3B, C, h, w), time-major
         stacked = {name: level.unflatten(0, (3, batch)).permute(1, 2, 0, 3, 4) for name, level in features.items()}  # (B, C, 3, h, w)
         fused, _ = self.temporal(stacked)  # level -> (B, C, h, w)
 
@@ -161,7 +156,7 @@ class DiorNet(nn.Module):
             if image.dim() != 3 or image.shape[0] != 3:
                 raise ValueError(f"image {i}: expected (3, H, W), got {tuple(image.shape)}")
         image_list, _ = self.transform(list(images))  # tensors (N, 3, Hp, Wp)
-        features = self._backbone(image_list.tensors)  # level -> (N, C, h, w)
+        features = self.backbone(image_list.tensors)  # level -> (N, C, h, w)
         padded = (int(image_list.tensors.shape[-2]), int(image_list.tensors.shape[-1]))
         taps = self.temporal.taps(features)  # level -> (N, 3, h, w)
         return [
@@ -175,13 +170,15 @@ class DiorNet(nn.Module):
             for i, image in enumerate(images)
         ]
 
-    def detect(self, prev: FrameFeatures, cur: FrameFeatures, nxt: FrameFeatures) -> dict[str, Tensor]:
+    def detect(self, prev: FrameFeatures, cur: FrameFeatures, nxt: FrameFeatures, paste_masks: bool = True) -> dict[str, Tensor]:
         """Detect, segment and embed the objects of frame ``cur`` (eval mode only).
 
         Returns:
             ``boxes (K, 4)`` float xyxy in original pixels, ``labels (K,)`` int64, ``scores (K,)``,
             ``masks (K, 1, H, W)`` probabilities pasted into the original frame, and
-            ``embeddings (K, D)`` unit rows, computed on the final boxes.
+            ``embeddings (K, D)`` unit rows, computed on the final boxes. With ``paste_masks=False``,
+            ``masks`` are the mask head's ``(K, 1, M, M)`` probabilities over each box instead
+            (``dior_cli.mask_paste`` pastes only the box region, on the device).
         """
         if self.training:
             raise RuntimeError("DiorNet.detect runs in eval mode; call model.eval() first")
@@ -200,14 +197,19 @@ class DiorNet(nn.Module):
             raise RuntimeError("mask RoI features do not align with the detections")
         # The mask branch already pooled F_tem on the final boxes: reuse F_i and phi_1's trunk.
         detection["embeddings"] = self.embedding_head(rois.output, mask_features.output)  # (K, D)
-        return self.transform.postprocess(detections, images.image_sizes, [cur.original_size])[0]
+        small_masks = None if paste_masks else detection.pop("masks")  # (K, 1, M, M) box-relative probabilities
+        result = self.transform.postprocess(detections, images.image_sizes, [cur.original_size])[0]
+        if small_masks is not None:
+            result["masks"] = small_masks
+        return result
+
+    def set_sampling_generator(self, generator: torch.Generator | None) -> None:
+        """Draw the training's anchor and proposal samples (RPN, RoI heads) from ``generator``
+        (a CPU generator the caller owns and seeds); ``None``: torch's global generator."""
+        self.rpn.fg_bg_sampler.generator = generator
+        self.roi_heads.fg_bg_sampler.generator = generator
 
     # ----------------------------------------------------------------- internals
-    def _backbone(self, images: Tensor) -> dict[str, Tensor]:
-        """Backbone + FPN on ``(N, 3, Hp, Wp)``; counts frames in ``backbone_calls``."""
-        self.backbone_calls += int(images.shape[0])
-        return self.backbone(images)
-
     def _embedding_loss(self, features: dict[str, Tensor], targets: list[dict[str, Tensor]], image_sizes: list[tuple[int, int]]) -> Tensor:
         """``loss_emb`` on the ground-truth boxes (already in transformed coordinates) of frame t."""
         boxes = [target["boxes"] for target in targets]  # B x (N_b, 4)

@@ -7,7 +7,8 @@ No weights are downloaded here: the backbone starts random (``dior_cli.model.ini
 ``--weights coco`` or a DIOR checkpoint fills it).
 
 The RPN and RoI heads are torchvision's with one change for training: anchors/proposals mostly
-inside a target's ``ignore_boxes`` are neither positives nor negatives (``dior_cli.model.ignore``).
+inside a target's ``ignore_boxes`` are neither positives nor negatives (``dior_cli.model.ignore``),
+and their balanced samplers draw from an explicit generator (``dior_cli.model.sampling``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastL
 
 from dior_cli.model.config import ModelConfig
 from dior_cli.model.ignore import IgnoreAwareRoIHeads, IgnoreAwareRPN
+from dior_cli.model.sampling import SeededBalancedSampler
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -37,9 +39,19 @@ MASK_ROI_SIZE = 14  # side of the mask (and embedding) RoI features
 GROUP_NORM_GROUPS = 32  # groups of the "group_norm" backbone (fewer where a layer has fewer channels)
 
 
+class SingleSizeTransform(GeneralizedRCNNTransform):
+    """torchvision's transform with its one ``min_size``: in training it takes that size without
+    the random pick torchvision makes among several sizes, so torch's global generator is left alone."""
+
+    def torch_choice(self, k: list[int]) -> int:
+        if len(k) != 1:
+            raise ValueError(f"expected one min_size, got {list(k)}")
+        return k[0]
+
+
 def build_transform(config: ModelConfig) -> GeneralizedRCNNTransform:
     """Normalise with ImageNet mean/std, resize to min/max size, pad to a multiple of 32."""
-    return GeneralizedRCNNTransform(config.min_size, config.max_size, list(IMAGENET_MEAN), list(IMAGENET_STD))
+    return SingleSizeTransform(config.min_size, config.max_size, list(IMAGENET_MEAN), list(IMAGENET_STD))
 
 
 def build_backbone(config: ModelConfig) -> BackboneWithFPN:
@@ -79,7 +91,7 @@ def group_norm(channels: int) -> nn.GroupNorm:
 def build_rpn(config: ModelConfig, channels: int) -> IgnoreAwareRPN:
     """Mask R-CNN's RPN: 3 anchors per location on each FPN level (ignore-region aware in training)."""
     anchors = AnchorGenerator(ANCHOR_SIZES, ANCHOR_RATIOS)
-    return IgnoreAwareRPN(
+    rpn = IgnoreAwareRPN(
         anchors,
         RPNHead(channels, anchors.num_anchors_per_location()[0]),
         fg_iou_thresh=0.7,
@@ -90,12 +102,14 @@ def build_rpn(config: ModelConfig, channels: int) -> IgnoreAwareRPN:
         post_nms_top_n={"training": config.rpn_post_nms_top_n_train, "testing": config.rpn_post_nms_top_n_test},
         nms_thresh=0.7,
     )
+    rpn.fg_bg_sampler = SeededBalancedSampler(256, 0.5)
+    return rpn
 
 
 def build_roi_heads(config: ModelConfig, channels: int) -> IgnoreAwareRoIHeads:
     """Mask R-CNN's box and mask heads over ``config.num_classes`` labels (ignore-region aware in training)."""
     box_pool = MultiScaleRoIAlign(featmap_names=list(ROI_LEVELS), output_size=7, sampling_ratio=2)
-    return IgnoreAwareRoIHeads(
+    heads = IgnoreAwareRoIHeads(
         box_pool,
         TwoMLPHead(channels * 7**2, config.box_head_dim),
         FastRCNNPredictor(config.box_head_dim, config.num_classes),
@@ -111,3 +125,5 @@ def build_roi_heads(config: ModelConfig, channels: int) -> IgnoreAwareRoIHeads:
         mask_head=MaskRCNNHeads(channels, [config.head_channels] * 4, 1),
         mask_predictor=MaskRCNNPredictor(config.head_channels, config.head_channels, config.num_classes),
     )
+    heads.fg_bg_sampler = SeededBalancedSampler(config.box_batch_size_per_image, 0.25)
+    return heads

@@ -8,7 +8,7 @@ class, unit embedding). Steps:
 2. **Short-term tracklets**, one of:
 
    - ``frame_pairs`` given (``--short-term remots``, the default with frames): ReMOTS's
-     short-term tracker (:mod:`dior_cli.reid.short_term`) links observations of adjacent
+     short-term tracker (:mod:`dior_cli.association.short_term`) links observations of adjacent
      frames by flow-warped mask IoU and appearance, ignoring the input ids;
    - ``link_flow_iou`` given (``--short-term cut``): each input track is cut at every link
      (consecutive observations) whose appearance similarity falls below ``theta_short``, or
@@ -16,7 +16,7 @@ class, unit embedding). Steps:
    - neither (no frames): the input tracks are the tracklets.
 3. **Same-identity similarities**: pairs of observations inside one short-term tracklet.
    ``theta_merge`` = where same and different separate best
-   (:func:`dior_cli.reid.thresholds.best_separation`).
+   (:func:`dior_cli.association.thresholds.best_separation`).
 4. **Merging**: constrained agglomerative clustering of the tracklets, eq. 3
    (:mod:`dior_cli.reid.merge`, centroid linkage by default), cut at distance ``1 - theta_merge``.
 5. **Ids**: a cluster keeps the id of its earliest tracklet's first input line, unless an
@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dior_cli.records import mots_obj_id
+from dior_cli.reid.line_embeddings import row_dots
 from dior_cli.reid.merge import Linkage, Tracklet, cluster_tracklets
-from dior_cli.reid.short_term import FramePair, short_term_tracklets
-from dior_cli.reid.thresholds import best_separation, theta_short
+from dior_cli.association.similarity_samples import different_identity_similarities, same_identity_similarities
+from dior_cli.association.short_term import FramePair, short_term_tracklets
+from dior_cli.association.thresholds import best_separation, theta_short
 
-_MAX_DIFFERENT_PAIRS = 200_000  # similarity samples kept for the statistics (random subset)
-_PAIRS_PER_TRACKLET = 64
 
 
 @dataclass(frozen=True)
@@ -63,41 +63,6 @@ def track_links(frames: np.ndarray, obj_ids: np.ndarray) -> tuple[np.ndarray, np
     return order[:-1][same_track], order[1:][same_track]
 
 
-def different_identity_similarities(frames: np.ndarray, class_ids: np.ndarray, embeddings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Cosine similarities of all same-class pairs of observations sharing a frame (subsampled)."""
-    order = np.lexsort((class_ids, frames))
-    key = frames[order] * 16 + class_ids[order]
-    bounds = np.flatnonzero(np.diff(key)) + 1
-    samples = []
-    for group in np.split(order, bounds):
-        if group.size < 2:
-            continue
-        sims = embeddings[group] @ embeddings[group].T  # (g, g)
-        samples.append(sims[np.triu_indices(group.size, k=1)])
-    values = np.concatenate(samples) if samples else np.zeros(0)
-    if values.size > _MAX_DIFFERENT_PAIRS:
-        values = rng.choice(values, _MAX_DIFFERENT_PAIRS, replace=False)
-    return values.astype(np.float64)
-
-
-def same_identity_similarities(labels: np.ndarray, embeddings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Cosine similarities of pairs inside each tracklet (up to a fixed number per tracklet)."""
-    samples = []
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for group in np.split(order, bounds):
-        n = group.size
-        if n < 2:
-            continue
-        if n * (n - 1) // 2 <= _PAIRS_PER_TRACKLET:
-            i, j = np.triu_indices(n, k=1)
-        else:
-            i = rng.integers(0, n, _PAIRS_PER_TRACKLET)
-            j = (i + rng.integers(1, n, _PAIRS_PER_TRACKLET)) % n  # never i itself
-        samples.append(np.einsum("kd,kd->k", embeddings[group[i]], embeddings[group[j]]))
-    return np.concatenate(samples).astype(np.float64) if samples else np.zeros(0)
-
-
 def refine_remots(
     frames: np.ndarray,
     obj_ids: np.ndarray,
@@ -115,12 +80,13 @@ def refine_remots(
 
     Args:
         frames, obj_ids, class_ids: ``(N,)`` per observation (one track line each).
-        embeddings: ``(N, D)`` unit rows.
+        embeddings: ``(N, D)`` unit rows: an array, or anything that gathers rows by index
+            (:class:`dior_cli.reid.line_embeddings.LineEmbeddings`); only rows asked for are read.
         max_gap_frames: theta_t in frames.
         sigma_k: theta_short = mean + sigma_k * std of different-identity similarities.
         link_flow_iou: ``(L,)`` IoU of each link of :func:`track_links` after warping the
             earlier mask by optical flow; NaN where not measured. ``None``: no flow evidence.
-        frame_pairs: adjacent-frame warped IoUs (:func:`dior_cli.reid.short_term.flow_pairs`):
+        frame_pairs: adjacent-frame warped IoUs (:func:`dior_cli.association.short_term.flow_pairs`):
             tracklets come from the short-term tracker instead (``link_flow_iou`` must be ``None``).
         linkage: ``"centroid"`` or ``"average"`` (:mod:`dior_cli.reid.merge`).
         seed: for the random subsets of similarity pairs.
@@ -142,7 +108,7 @@ def refine_remots(
         mode = "remots"
     else:
         if link_flow_iou is not None:
-            link_similarity = np.einsum("kd,kd->k", embeddings[earlier], embeddings[later])
+            link_similarity = row_dots(embeddings, earlier, later)
             cut_appearance = link_similarity < t_short
             cut_flow = link_flow_iou == 0  # NaN (not measured) never cuts
         labels = _tracklet_labels(n, obj_ids, earlier, later, cut_appearance | cut_flow)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dior_cli import __version__
+from dior_cli.association.long_term import link_tracklets
 from dior_cli.config import ReidConfig, seconds_to_frames
 from dior_cli.console import note, track_progress
 from dior_cli.errors import AlignmentError, ConfigError, FormatError, InputNotFound
@@ -32,14 +33,14 @@ from dior_cli.formats.embeddings import read_embeddings
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
 from dior_cli.formats.mots_txt import read_mots_txt, write_mots_txt
 from dior_cli.formats.tracks_json import TrackLinks, read_track_links, summarise_tracks, write_track_links
-from dior_cli.masks import decode, encode, iou_matrix
+from dior_cli.masks import iou_matrix
 from dior_cli.records import MotsRows
-from dior_cli.reid.flow import backward_flow, warp_mask
-from dior_cli.reid.long_term import link_tracklets
-from dior_cli.reid.plot import threshold_figure, write_threshold_plot
+from dior_cli.association.flow import backward_flow, check_frame_size, warp_masks
+from dior_cli.reid.line_embeddings import LineEmbeddings
+from dior_cli.association.similarity_plot import threshold_figure, write_threshold_plot
 from dior_cli.reid.remots import refine_remots, track_links
-from dior_cli.reid.short_term import flow_pairs
-from dior_cli.reid.thresholds import histogram
+from dior_cli.association.short_term import flow_pairs
+from dior_cli.association.thresholds import histogram
 from dior_cli.rerun import file_sha256, skipped_entry
 
 
@@ -106,9 +107,10 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
         flow_iou = pairs = None
         if frames is not None and cfg.short_term == "remots":
             source = frames.open_frames()
-            pairs = flow_pairs(rows.frame, rows.rles, source, scale=cfg.flow_scale, total=len(source), description=f"{frames.name} flow")
+            pairs = flow_pairs(rows.frame, rows.rles, source, scale=cfg.flow_scale, total=len(source), description=f"{frames.name} flow",
+                               sequence=txt.stem)
         elif frames is not None:
-            flow_iou = link_flow_ious(rows, frames, cfg.flow_scale)
+            flow_iou = link_flow_ious(rows, frames, cfg.flow_scale, sequence=txt.stem)
         elif options.frames is None:
             note(f"{txt.stem}: no --frames: the input tracks are the short-term tracklets (no short-term tracker, no optical-flow cuts)")
         new_ids, report = refine_remots(rows.frame, rows.obj_id, rows.class_id, embeddings,
@@ -140,8 +142,9 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
     return result
 
 
-def _line_embeddings(dets_dir: Path, links: TrackLinks, rows: MotsRows, txt: Path) -> np.ndarray:
-    """The embedding of every track line, checked against the detections it came from."""
+def _line_embeddings(dets_dir: Path, links: TrackLinks, rows: MotsRows, txt: Path) -> LineEmbeddings:
+    """The embedding of every track line, checked against the detections it came from (rows
+    gathered on demand from the embeddings file, never copied whole)."""
     dets_path = Path(dets_dir) / links.detections_file
     if dets_path.suffix != ".json":
         raise ConfigError(f"was tracked from {links.detections_file}, MOTS txt masks without embeddings, and dior reid compares "
@@ -161,28 +164,38 @@ def _line_embeddings(dets_dir: Path, links: TrackLinks, rows: MotsRows, txt: Pat
     wrong = np.flatnonzero((d.frame[det_ids] != rows.frame) | (d.class_id[det_ids] != rows.class_id))
     if wrong.size:
         raise AlignmentError(f"line {wrong[0] + 1} does not match the frame and class of det_id {det_ids[wrong[0]]}", path=txt)
-    return vectors[det_ids]
+    return LineEmbeddings(vectors, det_ids)
 
 
-def link_flow_ious(rows: MotsRows, frames: SequenceInfo, scale: float) -> np.ndarray:
+def link_flow_ious(rows: MotsRows, frames: SequenceInfo, scale: float, sequence: str | None = None) -> np.ndarray:
     """For each link of :func:`track_links` between adjacent frames, the IoU of the later mask
-    with the earlier mask warped by optical flow; NaN for links across a gap."""
+    with the earlier mask warped by optical flow; NaN for links across a gap.
+
+    One flow and one label-image warp per frame (:func:`dior_cli.association.flow.warp_masks`).
+
+    Raises:
+        AlignmentError: a frame is not the size of the tracks' masks.
+    """
     earlier, later = track_links(rows.frame, rows.obj_id)
     ious = np.full(earlier.size, np.nan)
     adjacent = np.flatnonzero(rows.frame[later] == rows.frame[earlier] + 1)
     by_frame: dict[int, list[int]] = {}
     for k in adjacent.tolist():
         by_frame.setdefault(int(rows.frame[later[k]]), []).append(k)
+    last = max(by_frame, default=-1)
+    if last < 0:
+        return ious
     source = frames.open_frames()
     previous = None
     for frame, image in track_progress(source, f"{frames.name} flow", total=len(source)):
         if frame in by_frame and previous is not None:
-            flow = backward_flow(previous, image, scale)  # (H, W, 2)
-            for k in by_frame[frame]:
-                warped = encode(warp_mask(decode(rows.rles[earlier[k]]).astype(bool), flow))
-                ious[k] = iou_matrix([warped], [rows.rles[later[k]]])[0, 0]
+            ks = by_frame[frame]
+            later_rles = [rows.rles[later[k]] for k in ks]
+            check_frame_size(image.shape[:2], later_rles, sequence=sequence or frames.name, frame=frame)
+            warped = warp_masks([rows.rles[earlier[k]] for k in ks], backward_flow(previous, image, scale))
+            ious[ks] = [iou_matrix([w], [r])[0, 0] for w, r in zip(warped, later_rles)]
         previous = image
-        if frame >= max(by_frame, default=-1):
+        if frame >= last:
             break
     return ious
 

@@ -1,7 +1,8 @@
 """Per-frame CLEAR outcome of every row, for the error view of ``dior render --gt``.
 
-It runs the evaluation's own code (:mod:`dior_cli.evaluate.preprocess` and
-:func:`dior_cli.evaluate.clear.clear_matches`), so what the frames show is what
+It runs the evaluation's own matching (:mod:`dior_cli.matching`: the per-frame pairing,
+the per-class preprocessing and :func:`~dior_cli.matching.clear_matching.clear_matches`),
+so what the frames show is what
 ``dior evaluate`` counts: matches at IoU >= 0.5 with TrackEval's preference for the previous
 frame's partner, predictions removed inside ignore regions (not false positives), and an ID
 switch on the frame where a gt is matched to another prediction than at its previous match.
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-from dior_cli.evaluate.clear import clear_matches
-from dior_cli.evaluate.preprocess import class_sequence_with_rows, pair_frames
+from dior_cli.matching.class_sequence import class_sequence_with_rows
+from dior_cli.matching.clear_matching import clear_matches
+from dior_cli.matching.frame_pairs import pair_frames
 from dior_cli.records import IGNORE, MotsRows
 
 
@@ -66,10 +67,11 @@ def frame_errors(gt: MotsRows, pred: MotsRows, num_frames: int, class_ids: tuple
             last_pred[gt_id] = int(pred.obj_id[p_row])
             matched_gt[t].add(g)
             matched_pred[t].add(p)
-        for t, frame_pairs in enumerate(frames):
+        for t in range(num_frames):
             out[t].misses += [int(r) for k, r in enumerate(gt_rows[t]) if k not in matched_gt[t]]
             out[t].false_positives += [int(r) for k, r in enumerate(pred_rows[t]) if k not in matched_pred[t]]
-            of_class = frame_pairs.pred_rows[pred.class_id[frame_pairs.pred_rows] == class_id]
+            frame_preds = frames.pred_rows_in(t)
+            of_class = frame_preds[pred.class_id[frame_preds] == class_id]
             kept = set(pred_rows[t].tolist())
             out[t].ignored += [int(r) for r in of_class if int(r) not in kept]
     return out

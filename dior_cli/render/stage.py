@@ -86,7 +86,10 @@ def run(options: RenderOptions) -> dict[str, Any]:
     errors = None
     if options.gt is not None:
         gt, benchmark = _read_gt(options.gt, name, info)
-        errors = frame_errors(gt, pred, info.num_frames, BENCHMARK_CLASS_IDS[benchmark])
+        try:
+            errors = frame_errors(gt, pred, info.num_frames, BENCHMARK_CLASS_IDS[benchmark])
+        except ValueError as exc:  # overlapping ground-truth masks, or masks of another size: nothing to match on
+            raise FormatError(str(exc), path=options.gt, sequence=name) from None
     fps = options.fps or info.fps or (links.fps if links is not None else None)
     if fps is None:
         fps = DEFAULT_FPS

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from dior_cli import __version__
+from dior_cli.association.long_term import link_tracklets
 from dior_cli.config import ReidConfig, TrackConfig, seconds_to_frames
 from dior_cli.console import note, track_progress
 from dior_cli.errors import ConfigError, FormatError, InputNotFound
@@ -38,7 +39,6 @@ from dior_cli.formats.mots_txt import write_mots_txt
 from dior_cli.formats.tracks_json import TrackLinks, summarise_tracks, write_track_links
 from dior_cli.masks import area, make_disjoint
 from dior_cli.records import MotsRows
-from dior_cli.reid.long_term import link_tracklets
 from dior_cli.rerun import skipped_entry
 from dior_cli.track.tracker import OnlineTracker
 
@@ -213,10 +213,11 @@ def tracks_to_rows(dets: DetectionsFile, obj_ids: np.ndarray) -> tuple[MotsRows,
 
     Masks of a frame are made disjoint (higher score keeps shared pixels); a mask left
     empty is not written. Returns the rows, the ``det_id`` of each row, the pixels moved
-    and the number of masks emptied.
+    and the number of masks emptied. Per-row fields are gathered as arrays, one frame's
+    index array at a time (no Python object per row beyond its mask).
     """
     d = dets.detections
-    frames, ids, classes, rles, det_ids = [], [], [], [], []
+    kept, rles = [], []
     moved = emptied = 0
     for rows in d.rows_by_frame(dets.num_frames):
         rows = rows[obj_ids[rows] > 0]
@@ -227,11 +228,8 @@ def tracks_to_rows(dets: DetectionsFile, obj_ids: np.ndarray) -> tuple[MotsRows,
         moved += n
         keep = area(masks) > 0 if n else np.ones(rows.size, bool)
         emptied += int((~keep).sum())
-        for k in np.flatnonzero(keep):
-            i = rows[k]
-            frames.append(int(d.frame[i]))
-            ids.append(int(obj_ids[i]))
-            classes.append(int(d.class_id[i]))
-            rles.append(masks[k])
-            det_ids.append(int(i))
-    return MotsRows(frame=frames, obj_id=ids, class_id=classes, rles=rles), det_ids, moved, emptied
+        kept.append(rows[keep])
+        rles.extend(m for m, k in zip(masks, keep.tolist()) if k)
+    det_ids = np.concatenate(kept) if kept else np.zeros(0, np.int64)  # (L,)
+    rows_out = MotsRows(frame=d.frame[det_ids], obj_id=obj_ids[det_ids], class_id=d.class_id[det_ids], rles=rles)
+    return rows_out, det_ids.tolist(), moved, emptied

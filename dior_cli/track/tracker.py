@@ -8,8 +8,10 @@ Per frame and per class (cars with cars, pedestrians with pedestrians):
    but without a detection in the previous frame) on appearance, with the mask overlap
    with their last mask helping through the same cost, under its own gate.
 3. **Birth**: remaining detections scoring at least ``new_track_score`` start tracks.
-4. **Termination**: a track unmatched for more than ``n1_frames`` frames is finished and
-   can no longer be matched.
+4. **Termination**: a track last matched in frame ``L`` can be matched up to frame
+   ``L + n1_frames``, i.e. across at most ``n1_frames - 1`` missed frames; in frame
+   ``L + n1_frames + 1`` (after ``n1_frames`` missed frames) it is finished and can no longer
+   be matched. ``n1_frames = 1`` leaves nothing to retrieve.
 
 Without embeddings the tracker runs on masks alone (cost ``1 - IoM``). A tracker is made
 per sequence: ids (``class_id * 1000 + k``, ``k`` from 1 per class, see :func:`dior_cli.records.mots_obj_id`)
@@ -23,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dior_cli.association.assignment import gated_hungarian
 from dior_cli.masks import Rle, iom_matrix
 from dior_cli.records import mots_obj_id
-from dior_cli.track.assignment import gated_hungarian
 from dior_cli.track.costs import association_cost, max_cosine
 
 
@@ -40,17 +42,32 @@ class Track:
     last_rle: Rle
     first_embeddings: list[np.ndarray] = field(default_factory=list)
     recent_embeddings: deque = field(default_factory=deque)
+    _stack: np.ndarray | None = field(default=None, repr=False)  # stack() until the next remember()
 
     def stack(self) -> np.ndarray:
         """``(K, D)``: embeddings of its first frames and its most recent frames."""
-        return np.stack([*self.first_embeddings, *self.recent_embeddings])
+        if self._stack is None:
+            self._stack = np.stack([*self.first_embeddings, *self.recent_embeddings])
+        return self._stack
+
+    def remember(self, embedding: np.ndarray, stack_first: int) -> None:
+        """Add a ``(D,)`` embedding: to the first frames' part while it holds fewer than
+        ``stack_first``, else to the recent part (which drops its oldest beyond its maxlen).
+        The row is copied, so the frame's array it came from is not kept alive."""
+        row = np.array(embedding)
+        if len(self.first_embeddings) < stack_first:
+            self.first_embeddings.append(row)
+        else:
+            self.recent_embeddings.append(row)
+        self._stack = None
 
 
 class OnlineTracker:
     """Associates one sequence's detections frame by frame; see the module docstring.
 
     Args:
-        n1_frames: frames a track may go unmatched and still be retrieved (>= 1).
+        n1_frames: (>= 1) a track last matched in frame ``L`` can still be matched in frame
+            ``L + n1_frames`` (after ``n1_frames - 1`` missed frames), not later.
         stack_first: embeddings kept from a track's first frames.
         stack_recent: embeddings kept from its most recent frames.
         match_min_iom: gate of step 1, minimum IoM with the track's last mask.
@@ -179,10 +196,7 @@ class OnlineTracker:
             ids[i] = track.obj_id
 
     def _remember(self, track: Track, embedding: np.ndarray) -> None:
-        if len(track.first_embeddings) < self.stack_first:
-            track.first_embeddings.append(embedding)
-        else:
-            track.recent_embeddings.append(embedding)
+        track.remember(embedding, self.stack_first)
 
     def _new_track(self, frame: int, class_id: int, rle: Rle, embedding: np.ndarray | None) -> Track:
         k = self._next_instance.get(class_id, 1)
@@ -194,7 +208,8 @@ class OnlineTracker:
         return track
 
     def _expire(self, frame: int, class_id: int) -> list[Track]:
-        """Terminate tracks unmatched for more than ``n1_frames`` frames.
+        """Terminate tracks last matched more than ``n1_frames`` frames before ``frame``
+        (``frame - last_frame > n1_frames``: ``n1_frames`` or more missed frames).
 
         A terminated track can never be matched again, so its state is dropped: memory
         holds live tracks only, whatever the length of the sequence.

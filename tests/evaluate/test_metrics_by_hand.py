@@ -16,7 +16,7 @@ from dior_cli.evaluate.clear import combine_clear, compute_clear
 from dior_cli.evaluate.combine import add_mots_names, class_average_clear, class_average_hota
 from dior_cli.evaluate.hota import ALPHAS, combine_hota, compute_hota
 from dior_cli.evaluate.identity import combine_identity, compute_identity
-from dior_cli.evaluate.sequence_data import SequenceData
+from dior_cli.matching.sequence_data import SequenceData
 
 approx = lambda x: pytest.approx(x, rel=1e-12, abs=1e-12)  # noqa: E731
 N_ALPHA = 19

@@ -27,7 +27,7 @@ from dior_cli.evaluate.combine import (  # noqa: E402
 )
 from dior_cli.evaluate.hota import combine_hota, compute_hota  # noqa: E402
 from dior_cli.evaluate.identity import combine_identity, compute_identity  # noqa: E402
-from dior_cli.evaluate.sequence_data import SequenceData  # noqa: E402
+from dior_cli.matching.sequence_data import SequenceData  # noqa: E402
 
 EPS = np.finfo(float).eps
 ALPHAS = np.arange(0.05, 0.99, 0.05)

@@ -84,3 +84,25 @@ def test_written_files_get_the_usual_mode_not_owner_only(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644  # 0o666 without the umask's 0o022
+
+
+def test_writing_never_touches_the_process_umask(tmp_path, monkeypatch):
+    """The umask is process-wide: reading it by setting it would race with other threads' file creation."""
+    import os
+
+    from dior_cli.formats.atomic import write_bytes_atomic, write_text_atomic
+
+    def forbidden(_mask):
+        raise AssertionError("os.umask called during an atomic write")
+
+    previous = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", forbidden)
+        write_text_atomic(tmp_path / "a.txt", "x")
+        write_bytes_atomic(tmp_path / "b.bin", b"y")
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640  # 0o666 without the umask's 0o027
+    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]  # no temporary left behind

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from dior_cli.errors import FormatError, InputNotFound
-from dior_cli.formats.tracks_json import TrackLinks, TrackSummary, read_track_links, write_track_links
+from dior_cli.formats.tracks_json import TrackLinks, TrackSummary, read_track_links, summarise_tracks, write_track_links
+from dior_cli.records import MotsRows
 
 
 def _links() -> TrackLinks:
@@ -45,3 +46,16 @@ def test_line_count_must_match_and_file_must_exist(tmp_path):
         read_track_links(tmp_path / "s.json", num_lines=4)
     with pytest.raises(InputNotFound):
         read_track_links(tmp_path / "none.json")
+
+
+def test_summarise_tracks_equals_a_per_id_reference(rng):
+    """The group-by gives, per id, what one boolean mask per id gives (rows in any order)."""
+    n = 500
+    obj_ids = rng.choice([1001, 1002, 1007, 2001, 2003, 101001], n)
+    frames = rng.integers(0, 80, n)
+    classes = obj_ids // 1000 % 100
+    rows = MotsRows(frame=frames, obj_id=obj_ids, class_id=classes, rles=[{"size": [1, 1], "counts": "1"}] * n)
+    expected = [TrackSummary(int(i), int(classes[obj_ids == i][0]), int(frames[obj_ids == i].min()), int(frames[obj_ids == i].max()),
+                             int((obj_ids == i).sum())) for i in sorted(set(obj_ids.tolist()))]
+    assert summarise_tracks(rows) == expected
+    assert summarise_tracks(MotsRows.empty()) == []

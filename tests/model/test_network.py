@@ -1,5 +1,6 @@
 """DiorNet on tiny inputs: training losses, empty frames, equality with torchvision's Mask R-CNN
-at the TA identity start, and the streaming API."""
+at the TA identity start, and the streaming API against a per-window reference computed from the
+network's parts (``tests/model/window_reference.py``) with TA active."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from dior_cli.errors import ConfigError
 from dior_cli.model.network import DiorNet
 from tests.model.tiny import HEIGHT, WIDTH, empty_target, make_clip, make_target, tiny_config
+from tests.model.window_reference import activate_temporal_attention, reference_detect
 
 LOSSES = {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg", "loss_emb"}
 DETECTION_KEYS = ("boxes", "labels", "scores", "masks")
@@ -109,36 +111,64 @@ def torchvision_twin(model: DiorNet) -> MaskRCNN:
 
 
 @pytest.fixture(scope="module")
-def eval_run(model) -> dict:
-    """One clip through the streaming API and through ``forward``, with backbone counts."""
-    model.eval()
+def active_model() -> DiorNet:
+    """A tiny DiorNet whose TA mixes in the neighbours (see ``tests.model.window_reference``)."""
+    torch.manual_seed(0)
+    return activate_temporal_attention(DiorNet(tiny_config()), seed=1).eval()
+
+
+def count_backbone_frames(model: DiorNet) -> tuple[list[int], torch.utils.hooks.RemovableHandle]:
+    """``(calls, handle)``: ``calls`` grows by the batch size of every backbone call until ``handle.remove()``."""
+    calls: list[int] = []
+    handle = model.backbone.register_forward_pre_hook(lambda _module, args: calls.append(int(args[0].shape[0])))
+    return calls, handle
+
+
+@pytest.fixture(scope="module")
+def eval_run(active_model) -> dict:
+    """One clip through the streaming API, with the backbone frames of each phase."""
+    model = active_model
     clip = make_clip(5)
-    counts = [model.backbone_calls]
-    with torch.no_grad():
-        frames = [model.encode([frame])[0] for frame in clip]
-        counts.append(model.backbone_calls)
-        streamed = model.detect(*frames)
-        counts.append(model.backbone_calls)
-        batch = model([clip])[0]
-        counts.append(model.backbone_calls)
-    return {"clip": clip, "frames": frames, "streamed": streamed, "batch": batch, "counts": counts}
+    calls, handle = count_backbone_frames(model)
+    try:
+        with torch.no_grad():
+            frames = [model.encode([frame])[0] for frame in clip]
+            encoded = sum(calls)
+            streamed = model.detect(*frames)
+            detected = sum(calls) - encoded
+            batch = model([clip])[0]
+            forwarded = sum(calls) - encoded - detected
+    finally:
+        handle.remove()
+    return {"clip": clip, "frames": frames, "streamed": streamed, "batch": batch, "counts": (encoded, detected, forwarded)}
 
 
-def test_at_the_identity_start_detections_equal_torchvision_mask_rcnn(model, eval_run):
+def test_at_the_identity_start_detections_equal_torchvision_mask_rcnn(model):
     reference = torchvision_twin(model)
+    clip = make_clip(5)
+    model.eval()
     with torch.no_grad():
-        theirs = reference([eval_run["clip"][1]])[0]
-    ours = eval_run["batch"]
+        theirs = reference([clip[1]])[0]
+        ours = model([clip])[0]
     assert ours["boxes"].shape[0] > 0  # score threshold 0: random weights still detect
     for key in DETECTION_KEYS:
         assert torch.equal(ours[key], theirs[key]), key
 
 
-def test_streaming_encodes_each_frame_once_and_matches_forward(eval_run):
-    first, encoded, detected, forwarded = eval_run["counts"]
-    assert (encoded - first, detected - encoded, forwarded - detected) == (3, 0, 3)  # detect never runs the backbone
+def test_streaming_encodes_each_frame_once_and_matches_the_per_window_reference(active_model, eval_run):
+    assert eval_run["counts"] == (3, 0, 3)  # detect never runs the backbone; eval forward encodes each frame once
+    expected = reference_detect(active_model, eval_run["clip"])
+    assert expected["boxes"].shape[0] > 0
     for key in (*DETECTION_KEYS, "embeddings"):
-        assert torch.equal(eval_run["streamed"][key], eval_run["batch"][key]), key
+        torch.testing.assert_close(eval_run["streamed"][key], expected[key], atol=1e-4, rtol=1e-4, msg=key)
+        torch.testing.assert_close(eval_run["batch"][key], expected[key], atol=1e-4, rtol=1e-4, msg=key)
+
+
+def test_the_neighbours_matter_once_ta_is_active(active_model, eval_run):
+    """With the frames in another order the window is another one: the reference would notice a mix-up."""
+    clip = eval_run["clip"]
+    swapped = reference_detect(active_model, clip[[0, 1, 0]])
+    assert not torch.allclose(swapped["scores"], eval_run["streamed"]["scores"], atol=1e-3)
 
 
 def test_eval_outputs_are_in_original_coordinates_with_unit_embeddings(eval_run):
@@ -151,9 +181,9 @@ def test_eval_outputs_are_in_original_coordinates_with_unit_embeddings(eval_run)
     assert out["labels"].dtype == torch.int64 and bool(((out["labels"] >= 1) & (out["labels"] <= 2)).all())
 
 
-def test_embeddings_are_those_of_the_final_boxes(model, eval_run):
+def test_embeddings_are_those_of_the_final_boxes(active_model, eval_run):
     """The eval shortcut (reusing the mask branch's RoI pass) equals pooling the boxes afresh."""
-    model.eval()
+    model = active_model
     frames, out = eval_run["frames"], eval_run["streamed"]
     cur = frames[1]
     scale = torch.tensor([cur.image_size[1] / WIDTH, cur.image_size[0] / HEIGHT] * 2)

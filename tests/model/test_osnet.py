@@ -9,8 +9,11 @@ the parity and AUC tests). ``benchmarks/osnet_appearance.py`` measures all frame
 from __future__ import annotations
 
 import numpy as np
+import onnx  # a dependency of dior (the ONNX loaders read graphs with it)
+import onnxruntime as ort  # the test extra's independent reference
 import pytest
 import torch
+from onnx import numpy_helper
 
 from dior_cli.errors import FormatError, InputNotFound
 from dior_cli import weights as weights_module
@@ -91,7 +94,6 @@ def test_torch_network_reproduces_onnxruntime_on_real_crops(real_crops):
     onnxruntime differ by <= 1.3e-4 absolute, <= 1.1e-5 of the row's largest output, and
     <= 3e-6 after L2 normalisation. A wrong weight mapping gives differences of order 1.
     """
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install -e .[test])")
     require(ONNX)
     _, inputs, ours = real_crops
     session = ort.InferenceSession(str(ONNX), providers=["CPUExecutionProvider"])
@@ -122,9 +124,6 @@ def test_real_crops_separate_identities_across_frames(real_crops):
 
 def test_the_onnx_file_is_found_through_the_registry_and_every_tensor_is_its_own():
     """Every parameter equals the initializer the ONNX graph feeds to the matching layer (read here with onnx itself)."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import numpy_helper
-
     require(ONNX)
     located = locate_osnet()
     assert located.verified and located.path.name == "osnet_x0_25_msmt17.onnx"

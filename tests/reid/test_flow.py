@@ -22,14 +22,17 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
+from typer.testing import CliRunner
 
+from dior_cli.cli import app
 from dior_cli.config import ReidConfig
+from dior_cli.errors import AlignmentError
 from dior_cli.formats.detections_json import DetectionsFile, write_detections
 from dior_cli.formats.embeddings import write_embeddings
 from dior_cli.formats.mots_txt import write_mots_txt
 from dior_cli.formats.tracks_json import TrackLinks, summarise_tracks, write_track_links
 from dior_cli.records import Detections, MotsRows
-from dior_cli.reid.flow import backward_flow, warp_mask
+from dior_cli.association.flow import backward_flow, warp_mask, warp_masks
 from dior_cli.reid.stage import ReidOptions
 from dior_cli.reid.stage import run as reid
 from tests.conftest import MOT17_MINI, require
@@ -261,3 +264,62 @@ def test_flow_cut_splits_a_track_that_jumps(tmp_path):
     assert len({next(iter(ids)) for ids in fixed.values()}) == 8
     swapped = ids_of_objects(tmp_path, "plain")
     assert swapped[0] == swapped[1] == {2001, 2002}  # without frames the swap stays
+
+
+# --- one label image per frame; frames of another size -------------------------------------------
+
+
+def coco_rle(mask: np.ndarray) -> dict:
+    return {"size": list(mask.shape), "counts": mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))["counts"].decode()}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_warping_all_masks_at_once_equals_warping_each(seed):
+    """``warp_masks`` (one label image, crops of box + flow reach) gives, string for string, the
+    masks that warping each full mask alone gives (pycocotools encodes the reference); a third
+    of the cases hold an overlapping pair, which takes the mask-by-mask path."""
+    rng = np.random.default_rng(seed)
+    height, width = (int(v) for v in rng.integers(20, 90, 2))
+    labels = np.zeros((height, width), int)
+    count = int(rng.integers(1, 7))
+    for k in range(count):
+        y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        labels[y : y + h, x : x + w] = k + 1
+    masks = [labels == k + 1 for k in range(count)]
+    if seed % 3 == 0:
+        masks.append(masks[0] | np.roll(masks[-1], 3, axis=1))
+    flow = (rng.normal(size=(height, width, 2)) * rng.uniform(0, 8)).astype(np.float32)
+    expected = [coco_rle(warp_mask(m, flow))["counts"] for m in masks]
+    assert [r["counts"] for r in warp_masks([coco_rle(m) for m in masks], flow)] == expected
+
+
+def write_frames_of_another_size(root: Path) -> Path:
+    """The swap sequence's frames, resized from 256x128 to 200x100 (width x height)."""
+    resized = root / "frames_small" / "swap"
+    resized.mkdir(parents=True)
+    for png in sorted((root / "frames" / "swap").glob("*.png")):
+        cv2.imwrite(str(resized / png.name), cv2.resize(cv2.imread(str(png)), (200, 100)))
+    return resized
+
+
+@pytest.mark.parametrize("short_term", ["remots", "cut"])
+def test_frames_of_another_size_are_refused_by_name(tmp_path, short_term):
+    write_swap_sequence(tmp_path)
+    frames = write_frames_of_another_size(tmp_path)
+    options = ReidOptions(tracks=tmp_path / "tracks", dets=tmp_path / "dets", out=tmp_path / "out", frames=frames,
+                          config=ReidConfig(method="remots", short_term=short_term))
+    with pytest.raises(AlignmentError) as caught:
+        reid(options)
+    assert caught.value.sequence == "swap" and caught.value.frame == 1
+    assert "200x100" in caught.value.message and "256x128" in caught.value.message
+    assert not (tmp_path / "out" / "swap.txt").exists()
+
+
+def test_cli_frames_of_another_size_exit_1_without_traceback(tmp_path):
+    write_swap_sequence(tmp_path)
+    frames = write_frames_of_another_size(tmp_path)
+    result = CliRunner().invoke(app, ["reid", str(tmp_path / "tracks"), "--dets", str(tmp_path / "dets"), "--frames", str(frames)])
+    assert result.exit_code == 1
+    assert "sequence swap" in result.output and "frame 1" in result.output and "200x100" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)

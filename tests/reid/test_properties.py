@@ -36,7 +36,7 @@ from dior_cli.config import ReidConfig
 from dior_cli.formats.detections_json import DetectionsFile, write_detections
 from dior_cli.formats.embeddings import write_embeddings
 from dior_cli.records import Detections
-from dior_cli.reid.long_term import link_tracklets
+from dior_cli.association.long_term import link_tracklets
 from dior_cli.reid.remots import refine_remots, track_links
 from dior_cli.reid.stage import ReidOptions
 from dior_cli.reid.stage import run as reid
@@ -255,11 +255,14 @@ def without_id(line: str) -> tuple[str, ...]:
     return (parts[0], *parts[2:])
 
 
-@pytest.fixture(scope="module")
-def stage_run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("stage")
-    write_handmade(root / "dets")
-    if KITTI_TXT.is_dir():  # a real-motion case too: KITTI-MOTS 0012 (78 frames), fragmented by long occlusions
+@pytest.fixture(scope="module", params=["handmade", "kitti_0012"])
+def stage_run(request, tmp_path_factory) -> Path:
+    """Tracks of one case: the handmade sequence, or KITTI-MOTS 0012 (real motion, 78 frames,
+    fragmented by simulated long occlusions; skipped with the reason when the data is absent)."""
+    root = tmp_path_factory.mktemp(request.param)
+    if request.param == "handmade":
+        write_handmade(root / "dets")
+    else:
         params = SimParams(miss_prob=0.05, bursts=(Burst((4, 8), per_track=1),), max_shift=2, fp_per_frame=0.3, sigma=0.4, seed=5)
         simulate_folder(require(KITTI_TXT), ["0012"], root / "dets", params)
     track(TrackOptions(dets=root / "dets", out=root / "tracks", overwrite=True))

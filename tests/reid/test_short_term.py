@@ -14,7 +14,7 @@ import pytest
 from dior_cli.config import ReidConfig
 from dior_cli.masks import encode
 from dior_cli.reid.remots import refine_remots
-from dior_cli.reid.short_term import FramePair, flow_pairs, short_term_tracklets
+from dior_cli.association.short_term import FramePair, flow_pairs, short_term_tracklets
 from dior_cli.reid.stage import ReidOptions
 from dior_cli.reid.stage import run as reid
 from tests.reid.test_flow import ids_of_objects, smooth_texture, write_swap_sequence

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dior_cli.reid.thresholds import best_separation, histogram, theta_short
+from dior_cli.association.thresholds import best_separation, histogram, theta_short
 
 
 def normal(rng: np.random.Generator, mean: float, std: float, n: int) -> np.ndarray:

@@ -124,3 +124,17 @@ def test_bad_options_exit_1_naming_the_problem(case, tmp_path):
     assert result.exit_code == 1 and "not both" in result.output
     result = CliRunner().invoke(app, [*base, "--seq", "nope", "--out-dir", str(tmp_path / "d")])
     assert result.exit_code == 1 and "nope.txt" in result.output
+
+
+def test_overlapping_ground_truth_is_refused_with_a_message(tmp_path):
+    """Matching needs disjoint gt masks (as dior evaluate refuses them): exit 1, the file and frame named."""
+    gt = [(0, 2001, 2, LEFT), (0, 2002, 2, (slice(20, 40), slice(15, 30)))]  # share pixels in frame 0
+    write_mots_txt(tmp_path / "gt" / "s.txt", _rows(gt), frame_base=0)
+    write_mots_txt(tmp_path / "pred" / "s.txt", _rows([(0, 2001, 2, LEFT)]), frame_base=0)
+    (tmp_path / "s").mkdir()
+    cv2.imwrite(str(tmp_path / "s" / "000000.png"), np.full((H, W, 3), GREY, np.uint8))
+    result = CliRunner().invoke(app, ["render", str(tmp_path / "pred" / "s.txt"), "--frames", str(tmp_path / "s"),
+                                      "--gt", str(tmp_path / "gt"), "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "overlap in frame 0" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

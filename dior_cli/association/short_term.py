@@ -1,16 +1,16 @@
 """ReMOTS's short-term tracker (sec. 2.3, eqs. 1-2): link observations of adjacent frames only.
 
 Between frames t-1 and t (0-based), every mask of t-1 is warped into t by dense optical flow
-(:mod:`dior_cli.reid.flow`) and compared with every mask of t by IoU. The distance of a pair
+(:mod:`dior_cli.association.flow`) and compared with every mask of t by IoU. The distance of a pair
 is ``1 - cos`` of their unit embeddings (eq. 1), made infinite where the warped IoU is 0
 (eq. 1), where the cosine similarity is below ``theta_short`` (eq. 2: distance above
 ``1 - theta_short``) or where the classes differ. A linear assignment (the gated Hungarian
-of :mod:`dior_cli.track.assignment`: as many allowed pairs as possible, then the least total
+of :mod:`dior_cli.association.assignment`: as many allowed pairs as possible, then the least total
 distance) links pairs; an observation of t left unmatched starts a new tracklet, and a
 tracklet whose object is missing at t ends: short-term tracklets never bridge a gap.
 
 The tracker ignores any ids its input had. ``theta_short`` is read from the data (mean + 3 std
-of intra-frame similarities, :func:`dior_cli.reid.thresholds.theta_short`).
+of intra-frame similarities, :func:`dior_cli.association.thresholds.theta_short`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dior_cli.association.assignment import gated_hungarian
 from dior_cli.console import track_progress
-from dior_cli.masks import Rle, decode, encode, iou_matrix
-from dior_cli.reid.flow import backward_flow, warp_mask
-from dior_cli.track.assignment import gated_hungarian
+from dior_cli.masks import Rle, iou_matrix
+from dior_cli.association.flow import backward_flow, check_frame_size, warp_masks
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,22 @@ def rows_by_frame(frames: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def flow_pairs(frames: np.ndarray, rles: Sequence[Rle], images: Iterable[tuple[int, np.ndarray]], *, scale: float = 0.5,
-               total: int | None = None, description: str = "flow") -> list[FramePair]:
+               total: int | None = None, description: str = "flow", sequence: str | None = None) -> list[FramePair]:
     """The :class:`FramePair` of every t whose frames t-1 and t both hold observations.
+
+    Frame t-1's masks are warped together (:func:`dior_cli.association.flow.warp_masks`); only the
+    previous image is held, and masks stay RLE.
 
     Args:
         frames: ``(N,)`` 0-based frame of each observation.
         rles: ``N`` masks, in the frames' size.
         images: ``(frame, RGB (H, W, 3) uint8)`` in frame order (a frame source).
-        scale: resolution factor of the optical flow (see :func:`dior_cli.reid.flow.backward_flow`).
+        scale: resolution factor of the optical flow (see :func:`dior_cli.association.flow.backward_flow`).
         total: number of frames, for the progress bar.
+        sequence: named in the error when a frame's size differs from the masks'.
+
+    Raises:
+        AlignmentError: a frame is not the size of the masks.
     """
     by_frame = rows_by_frame(frames)
     wanted = {t for t in by_frame if t - 1 in by_frame}
@@ -70,9 +77,10 @@ def flow_pairs(frames: np.ndarray, rles: Sequence[Rle], images: Iterable[tuple[i
         return pairs
     for frame, image in track_progress(images, description, total=total):
         if frame in wanted and previous is not None and previous[0] == frame - 1:
-            flow = backward_flow(previous[1], image, scale)  # (H, W, 2)
             earlier, later = by_frame[frame - 1], by_frame[frame]
-            warped = [encode(warp_mask(decode(rles[i]).astype(bool), flow)) for i in earlier.tolist()]
+            check_frame_size(image.shape[:2], [rles[i] for i in later.tolist()], sequence=sequence, frame=frame)
+            flow = backward_flow(previous[1], image, scale)  # (H, W, 2)
+            warped = warp_masks([rles[i] for i in earlier.tolist()], flow)
             pairs.append(FramePair(frame, earlier, later, iou_matrix(warped, [rles[i] for i in later.tolist()])))
         previous = (frame, image)
         if frame >= last:

@@ -1,8 +1,11 @@
-"""The threshold plots of ``dior reid --plot`` (ReMOTS Figures 4 and 5), drawn with OpenCV.
+"""Similarity histograms (ReMOTS Figures 4 and 5), drawn with OpenCV, for ``dior reid --plot``
+and ``dior adapt --plot``.
 
-Panel 1: histogram of different-identity similarities (same frame) with theta_short.
-Panel 2: that histogram against the same-identity one (within tracklets), with theta_merge.
-Bars are normalised per population so both are visible whatever their sizes.
+``threshold_figure`` (reid): panel 1, the different-identity similarities (same frame) with
+theta_short; panel 2, those against the same-identity ones (within tracklets), with theta_merge.
+``separation_figure`` (adapt): both populations before and after adapting the encoder.
+Bars are normalised per population so both are visible whatever their sizes; ``overlap`` is
+the area the two normalised histograms share (0: apart, 1: the same distribution).
 """
 
 from __future__ import annotations
@@ -27,6 +30,34 @@ def threshold_figure(different: np.ndarray, same: np.ndarray, theta_short: float
     bottom = _panel([(different, _DIFFERENT), (same, _SAME)], bins, [(theta_merge, f"theta_merge {theta_merge:.3f}")],
                     f"red: different (n={different.size}), green: same tracklet (n={same.size})")
     return np.vstack([top, bottom])
+
+
+def overlap(different: np.ndarray, same: np.ndarray, bins: int = 50) -> float | None:
+    """Shared area of the two histograms (``bins`` equal bins on [-1, 1], each summing to 1); ``None`` if one is empty."""
+    if different.size == 0 or same.size == 0:
+        return None
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    p = np.histogram(np.clip(different, -1, 1), bins=edges)[0] / different.size
+    q = np.histogram(np.clip(same, -1, 1), bins=edges)[0] / same.size
+    return float(np.minimum(p, q).sum())
+
+
+def separation_figure(before: tuple[np.ndarray, np.ndarray] | None, after: tuple[np.ndarray, np.ndarray], theta_short: float,
+                      title: str, bins: int = 50) -> np.ndarray:
+    """``(different, same)`` similarities before (``None``: no input embeddings) and after
+    adaptation, as a ``(2 * 300, 640, 3)`` BGR image; theta_short marks both panels."""
+    panels = []
+    for name, pair in (("before", before), ("after", after)):
+        if pair is None:
+            panels.append(_panel([], bins, [], f"{title} {name}: no input embeddings (<seq>.npy) to compare"))
+            continue
+        different, same = pair
+        shared = overlap(different, same, bins)
+        shared_text = "n/a" if shared is None else f"{shared:.3f}"
+        panels.append(_panel([(different, _DIFFERENT), (same, _SAME)], bins, [(theta_short, f"theta_short {theta_short:.3f}")],
+                             f"{title} {name}: different n={different.size} (red), same tracklet n={same.size} (green), "
+                             f"overlap {shared_text}"))
+    return np.vstack(panels)
 
 
 def write_threshold_plot(path: str | os.PathLike, image: np.ndarray) -> None:

@@ -15,7 +15,8 @@ All arrays are stored C-contiguous: the HOTA alignment score is reproduced bit f
 numpy's summation order depends on memory layout.
 
 Besides the dataclass, this module holds :class:`FrameLayout`, the flattened view of a
-sequence that the metric modules share (all frames concatenated, no Python loop per frame).
+sequence that the metric modules share (all frames concatenated, no Python loop per frame);
+:meth:`SequenceData.from_layout` builds a sequence from that view directly.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class SequenceData:
         set_(self, "pred_ids", pred_ids)
         set_(self, "similarity", sims)
 
-        layout = FrameLayout(gt_ids, pred_ids, sims)
+        layout = FrameLayout.from_frames(gt_ids, pred_ids, sims)
         self._check_ids(layout.gt, layout.gt_frame, self.num_gt_ids, "gt_ids", "num_gt_ids")
         self._check_ids(
             layout.pred, layout.pred_frame, self.num_pred_ids, "pred_ids", "num_pred_ids"
@@ -130,6 +131,39 @@ class SequenceData:
                 f"got {self.num_pred_dets}"
             )
         set_(self, "_layout", layout)
+
+    @classmethod
+    def from_layout(cls, layout: FrameLayout, num_gt_ids: int, num_pred_ids: int) -> SequenceData:
+        """Build from a flat :class:`FrameLayout` without per-frame work (the evaluation's path).
+
+        The same checks as the constructor, vectorised; the per-frame lists ``gt_ids``,
+        ``pred_ids`` and ``similarity`` are made from the layout on first access.
+        """
+        seq = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(seq, "num_frames", layout.num_frames)
+        set_(seq, "num_gt_ids", int(num_gt_ids))
+        set_(seq, "num_pred_ids", int(num_pred_ids))
+        set_(seq, "num_gt_dets", int(layout.gt.size))
+        set_(seq, "num_pred_dets", int(layout.pred.size))
+        cls._check_ids(layout.gt, layout.gt_frame, seq.num_gt_ids, "gt_ids", "num_gt_ids")
+        cls._check_ids(layout.pred, layout.pred_frame, seq.num_pred_ids, "pred_ids", "num_pred_ids")
+        bad = np.flatnonzero(~((layout.sim >= 0.0) & (layout.sim <= 1.0)))
+        if bad.size:
+            raise ValueError(f"frame {int(layout.ent_frame[bad[0]])}: similarity values must lie in [0, 1], got {layout.sim[bad[0]]!r}")
+        set_(seq, "_layout", layout)
+        return seq
+
+    def __getattr__(self, name: str) -> Any:
+        """Per-frame lists of an instance built by :meth:`from_layout`, split from the layout once."""
+        if name not in ("gt_ids", "pred_ids", "similarity") or "_layout" not in self.__dict__:
+            raise AttributeError(name)
+        lay = self.__dict__["_layout"]
+        object.__setattr__(self, "gt_ids", [lay.gt[lay.gt_off[t] : lay.gt_off[t + 1]] for t in range(lay.num_frames)])
+        object.__setattr__(self, "pred_ids", [lay.pred[lay.pred_off[t] : lay.pred_off[t + 1]] for t in range(lay.num_frames)])
+        blocks = [lay.frame_block(lay.sim, t) for t in range(lay.num_frames)]
+        object.__setattr__(self, "similarity", blocks)
+        return self.__dict__[name]
 
     @staticmethod
     def _check_ids(ids: np.ndarray, frame_of: np.ndarray, n_ids: int, what: str, count: str):
@@ -225,22 +259,40 @@ class FrameLayout:
     ``linear_sum_assignment`` output is.
     """
 
-    def __init__(
-        self, gt_ids: list[np.ndarray], pred_ids: list[np.ndarray], sims: list[np.ndarray]
-    ):
-        self.num_frames = len(gt_ids)
-        self.n_gt = np.fromiter((a.shape[0] for a in gt_ids), np.int64, self.num_frames)  # (T,)
-        self.n_pred = np.fromiter((a.shape[0] for a in pred_ids), np.int64, self.num_frames)  # (T,)
+    def __init__(self, n_gt: np.ndarray, n_pred: np.ndarray, gt: np.ndarray, pred: np.ndarray, sim: np.ndarray):
+        """From flat arrays: ``n_gt`` / ``n_pred`` (T,) detections per frame, ``gt`` (N_g,) and
+        ``pred`` (N_p,) ids frame by frame, ``sim`` (E,) every frame's (G_t, P_t) block
+        row-major, frame by frame (see the class docstring)."""
+        self.num_frames = int(n_gt.size)
+        self.n_gt = np.asarray(n_gt, dtype=np.int64)  # (T,)
+        self.n_pred = np.asarray(n_pred, dtype=np.int64)  # (T,)
         self.gt_off = np.concatenate(([0], np.cumsum(self.n_gt)))  # (T+1,)
         self.pred_off = np.concatenate(([0], np.cumsum(self.n_pred)))  # (T+1,)
         self.ent_off = np.concatenate(([0], np.cumsum(self.n_gt * self.n_pred)))  # (T+1,)
-        self.gt = _concat(gt_ids, np.int64)  # (N_g,) gt id of each gt detection
-        self.pred = _concat(pred_ids, np.int64)  # (N_p,) pred id of each pred detection
-        self.sim = _concat([s.ravel() for s in sims], np.float64)  # (E,)
+        self.gt = np.ascontiguousarray(gt, dtype=np.int64)  # (N_g,) gt id of each gt detection
+        self.pred = np.ascontiguousarray(pred, dtype=np.int64)  # (N_p,) pred id of each pred detection
+        self.sim = np.ascontiguousarray(sim, dtype=np.float64)  # (E,)
+        if self.gt.size != self.gt_off[-1] or self.pred.size != self.pred_off[-1] or self.sim.size != self.ent_off[-1]:
+            raise ValueError(
+                f"flat layout: {self.gt.size} gt ids, {self.pred.size} pred ids and {self.sim.size} similarities "
+                f"do not fit {self.gt_off[-1]}, {self.pred_off[-1]} and {self.ent_off[-1]} from the per-frame counts"
+            )
         frames = np.arange(self.num_frames)
         self.gt_frame = np.repeat(frames, self.n_gt)  # (N_g,)
         self.pred_frame = np.repeat(frames, self.n_pred)  # (N_p,)
         self.ent_frame = np.repeat(frames, self.n_gt * self.n_pred)  # (E,)
+
+    @classmethod
+    def from_frames(cls, gt_ids: list[np.ndarray], pred_ids: list[np.ndarray], sims: list[np.ndarray]) -> FrameLayout:
+        """From per-frame lists: ids (G_t,) / (P_t,) and similarity blocks (G_t, P_t)."""
+        n = len(gt_ids)
+        return cls(
+            np.fromiter((a.shape[0] for a in gt_ids), np.int64, n),
+            np.fromiter((a.shape[0] for a in pred_ids), np.int64, n),
+            _concat(gt_ids, np.int64),
+            _concat(pred_ids, np.int64),
+            _concat([s.ravel() for s in sims], np.float64),
+        )
 
     @cached_property
     def _ent_row_col(self) -> tuple[np.ndarray, np.ndarray]:
