@@ -19,6 +19,8 @@ IoU gain over it and its time ratio to it are printed. Methods:
     grabcut@S+ellipse               the same, ellipse where GrabCut leaves < min_fill of the box
     selfie                          selfie segmenter alone (persons only), no fallback
     selfie+ellipse                  selfie, ellipse where it leaves < min_fill of the box
+    selfie+ellipse@opencv           the same with the network run by OpenCV's DNN (when the default
+                                    runtime is LiteRT: ``dior_cli.model.selfie``), for its time and IoU
     bgsub                           MOG2 background subtraction (DAVIS cameras move: expected to fail)
     default                         BoxMasker() with its defaults (DEFAULT_METHODS, ellipse fallback)
 
@@ -104,8 +106,9 @@ def load_davis(sequence: str, stride: int, scale: float = 1.0) -> list[Frame]:
     return frames
 
 
-def configs(grabcut_sides: list[int]) -> dict[str, dict]:
-    """Method name -> BoxMasker keywords (class -> method for both classes, fallback settings)."""
+def configs(grabcut_sides: list[int], opencv_segmenter=None) -> dict[str, dict]:
+    """Method name -> BoxMasker keywords (class -> method for both classes, fallback settings;
+    ``segmenter`` where a method runs its own)."""
     out = {"box": dict(methods={CAR: "box", PEDESTRIAN: "box"}, fallback=None),
            "ellipse": dict(methods={CAR: "ellipse", PEDESTRIAN: "ellipse"}, fallback=None)}
     for side in grabcut_sides:
@@ -114,6 +117,8 @@ def configs(grabcut_sides: list[int]) -> dict[str, dict]:
                                               grabcut_max_side=side)
     out["selfie"] = dict(methods={PEDESTRIAN: "selfie"}, fallback=None)
     out["selfie+ellipse"] = dict(methods={PEDESTRIAN: "selfie"}, fallback="ellipse")
+    if opencv_segmenter is not None:
+        out["selfie+ellipse@opencv"] = dict(methods={PEDESTRIAN: "selfie"}, fallback="ellipse", segmenter=opencv_segmenter)
     out["bgsub"] = dict(methods={CAR: "bgsub", PEDESTRIAN: "bgsub"}, fallback=None)
     out["default"] = {}  # BoxMasker() as dior uses it: DEFAULT_METHODS with the default fallback
     return out
@@ -121,7 +126,7 @@ def configs(grabcut_sides: list[int]) -> dict[str, dict]:
 
 def score_sequence(frames: list[Frame], class_id: int, methods: dict[str, dict], segmenter) -> dict[str, Score]:
     """Every method on every frame, interleaved frame by frame (so load on the machine hits all alike)."""
-    maskers = {name: BoxMasker(segmenter=segmenter, **settings) for name, settings in methods.items()
+    maskers = {name: BoxMasker(**{"segmenter": segmenter, **settings}) for name, settings in methods.items()
                if applies(settings, class_id)}  # one per sequence (bgsub keeps state)
     out = {name: Score() for name in maskers}
     classes, scores = np.array([class_id]), np.array([1.0])
@@ -144,7 +149,7 @@ def applies(settings: dict, class_id: int) -> bool:
 
 def davis_table(args, segmenter) -> dict[str, dict[int, float]]:
     data = {name: load_davis(name, args.stride) for name in SEQUENCES}
-    methods = configs(args.grabcut_sides)
+    methods = configs(args.grabcut_sides, args.opencv_segmenter)
     print(f"DAVIS 2016 480p, every {args.stride}. frame: " + ", ".join(f"{n} {len(f)} frames" for n, f in data.items()))
     print(f"{'method':<22}" + "".join(f"{n:>16}" for n in SEQUENCES) + f"{'person':>9}{'car':>9}   s/box person, car   fell back")
     by_sequence = {sequence: score_sequence(data[sequence], class_id, methods, segmenter) for sequence, class_id in SEQUENCES.items()}
@@ -180,7 +185,7 @@ def davis_table(args, segmenter) -> dict[str, dict[int, float]]:
 
 
 def small_objects_table(args, segmenter) -> None:
-    methods = {name: settings for name, settings in configs(args.grabcut_sides).items() if name != "bgsub"}
+    methods = {name: settings for name, settings in configs(args.grabcut_sides, args.opencv_segmenter).items() if name != "bgsub"}
     print(f"\nsmall objects: every sequence with frames and masks shrunk by a factor (every {args.stride}. frame)")
     print(f"{'scale':>6} {'class':>7} {'box h':>6} " + "".join(f"{n:>{max(len(n) + 1, 8)}}" for n in methods)
           + "   fell back (default)")
@@ -255,6 +260,8 @@ def main() -> None:
         sys.exit(f"DAVIS 2016 not found at {DAVIS} (set DIOR_DATA)")
     cv2.setNumThreads(1)  # every method at the same setting: one OpenCV thread
     segmenter = load_selfie_segmenter()
+    args.opencv_segmenter = None if segmenter.runtime == "opencv" else load_selfie_segmenter(runtime="opencv")
+    print(f"selfie network run by {segmenter.runtime}" + (" (and by opencv for selfie+ellipse@opencv)" if args.opencv_segmenter else ""))
     started = time.perf_counter()
     per_class = davis_table(args, segmenter)
     if args.small_scales:

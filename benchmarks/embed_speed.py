@@ -6,13 +6,17 @@ Inputs: every ground-truth pedestrian of ``../shared/data/mot17_mini`` (7 MOT17 
 batches of ``--batch`` crops; both networks then run the identical ``(B, 3, 256, 128)``
 float32 batches.
 
-* **dior**: ``OSNet`` from ``load_osnet()`` (eager PyTorch, channels-last, inference mode).
+* **dior**: ``OSNet`` from ``load_osnet()`` under ``torch.inference_mode()``, i.e. its fused
+  CPU inference path (``dior_cli.model.osnet_fast``: oneDNN convolutions with fused ReLU /
+  residual add, weights packed once, the batch split over the threads). Also timed, for the
+  record: the same network's plain eager layers (``OSNet.eager_forward``, what dior ran before).
 * **onnxruntime**: ``../shared/weights/osnet_x0_25_msmt17.onnx`` on the CPU execution
   provider, all graph optimisations on (its default), ``intra_op_num_threads`` = the threads
   torch uses, ``inter_op_num_threads`` = 1.
 
-Each side runs once to warm up (first-call kernel set-up), then the two alternate
-``--repeat`` times; the median of each counts. ratio = dior seconds / onnxruntime seconds
+Each side runs once to warm up (first-call kernel set-up, weight packing), then the sides
+alternate ``--repeat`` times; the median of each counts (the best of each is printed too: on a
+busy machine the best is the steadier figure). ratio = dior seconds / onnxruntime seconds
 (> 1: dior slower). Also timed, once per repeat: dior's whole ``embed_crops`` per frame
 (cropping, bilinear resize, normalisation, network, L2 normalisation) from decoded frames.
 max_diff = largest |dior - onnxruntime| over all raw 512-d outputs (float32 rounding; see
@@ -21,7 +25,7 @@ tests/model/test_osnet.py for why ~1e-4 is the floor).
     python benchmarks/embed_speed.py [--repeat 3] [--batch 64] [--threads N]
 
 Ends with one line:
-RESULT embed_speed crops_per_s=<dior network> ratio=<r> max_diff=<d> end_to_end_crops_per_s=<e> threads=<t> crops=<n>
+RESULT embed_speed crops_per_s=<dior network> ratio=<r> best_ratio=<b> eager_ratio=<g> max_diff=<d> end_to_end_crops_per_s=<e> threads=<t> crops=<n>
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ ONNX = REPO.parent / "shared" / "weights" / "osnet_x0_25_msmt17.onnx"
 def run_dior(model, batches: list[torch.Tensor]) -> np.ndarray:
     with torch.inference_mode():
         return np.concatenate([model(batch).numpy() for batch in batches])  # (N, 512)
+
+
+def run_dior_eager(model, batches: list[torch.Tensor]) -> np.ndarray:
+    with torch.inference_mode():
+        return np.concatenate([model.eager_forward(batch).numpy() for batch in batches])  # (N, 512)
 
 
 def run_onnxruntime(session, batches: list[np.ndarray]) -> np.ndarray:
@@ -97,20 +106,28 @@ def main() -> None:
     print(f"{n} MOT17-mini ground-truth crops from {len(frames)} frames, batches of {args.batch}, {args.threads} threads")
 
     ours, theirs = run_dior(model, torch_batches), run_onnxruntime(session, numpy_batches)  # warm-up
+    eager = run_dior_eager(model, torch_batches)
     end_to_end(model, frames[:2], args.batch)
+    print(f"dior's fast path: {model.fast_path_state}")
     max_diff = float(np.abs(ours - theirs).max())
-    dior_s, ort_s, e2e_s = [], [], []
+    eager_diff = float(np.abs(eager - theirs).max())
+    dior_s, eager_s, ort_s, e2e_s = [], [], [], []
     for k in range(args.repeat):
         dior_s.append(timed(lambda: run_dior(model, torch_batches))[0])
         ort_s.append(timed(lambda: run_onnxruntime(session, numpy_batches))[0])
+        eager_s.append(timed(lambda: run_dior_eager(model, torch_batches))[0])
         e2e_s.append(timed(lambda: end_to_end(model, frames, args.batch))[0])
         print(f"run {k + 1}: dior {dior_s[-1]:.2f} s ({n / dior_s[-1]:.0f} crops/s), onnxruntime {ort_s[-1]:.2f} s "
-              f"({n / ort_s[-1]:.0f} crops/s), dior embed_crops end to end {e2e_s[-1]:.2f} s ({n / e2e_s[-1]:.0f} crops/s)", flush=True)
-    d, o, e = statistics.median(dior_s), statistics.median(ort_s), statistics.median(e2e_s)
+              f"({n / ort_s[-1]:.0f} crops/s), dior eager layers {eager_s[-1]:.2f} s ({n / eager_s[-1]:.0f} crops/s), "
+              f"dior embed_crops end to end {e2e_s[-1]:.2f} s ({n / e2e_s[-1]:.0f} crops/s)", flush=True)
+    d, o, g, e = (statistics.median(v) for v in (dior_s, ort_s, eager_s, e2e_s))
     print(f"median: dior {n / d:.0f} crops/s, onnxruntime {n / o:.0f} crops/s, ratio (dior / onnxruntime time) {d / o:.2f}; "
-          f"end to end {n / e:.0f} crops/s; max |dior - onnxruntime| {max_diff:.2e}")
-    print(f"RESULT embed_speed crops_per_s={n / d:.1f} ratio={d / o:.2f} max_diff={max_diff:.2e} "
-          f"end_to_end_crops_per_s={n / e:.1f} threads={args.threads} crops={n}")
+          f"eager layers {n / g:.0f} crops/s (ratio {g / o:.2f}); end to end {n / e:.0f} crops/s; "
+          f"max |dior - onnxruntime| {max_diff:.2e} (eager {eager_diff:.2e})")
+    print(f"best: dior {min(dior_s):.2f} s, onnxruntime {min(ort_s):.2f} s, ratio {min(dior_s) / min(ort_s):.2f}; "
+          f"eager {min(eager_s):.2f} s, ratio {min(eager_s) / min(ort_s):.2f}")
+    print(f"RESULT embed_speed crops_per_s={n / d:.1f} ratio={d / o:.2f} best_ratio={min(dior_s) / min(ort_s):.2f} "
+          f"eager_ratio={g / o:.2f} max_diff={max_diff:.2e} end_to_end_crops_per_s={n / e:.1f} threads={args.threads} crops={n}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ a random unit look per identity plus Gaussian noise (sigma 0.02 per component, c
 with the look), L2-normalised, float32. Ground truth = the same masks under identity ids
 (``class_id * 1000 + k``, continued past 999 as `dior_cli.records.mots_obj_id` does). 1x is
 63,819 detections and 1,546 online tracklets; 16x 1,020,000 detections and 24,048 tracklets
-(2.5 GB on disk, the .npy alone 2 GB). Files go to a temporary folder (``--workdir``, default /tmp) and each
+(2.5 GB on disk, the .npy alone 2 GB). The detections file is in dior's own layout (header, then one
+detection per line, frames in order: what `dior infer` writes). Files go to a temporary folder (``--workdir``, default /tmp) and each
 size is deleted after it is measured.
 
 Timed, each as its own process (wall time; peak RSS from ``os.wait4``'s rusage; the peaks of
@@ -21,9 +22,9 @@ RssAnon (heap) and RssFile (mapped files: the embeddings memory map, libraries) 
     dior track DETS --out TRACKS --offline-reid --overwrite --json
     dior reid TRACKS --dets DETS --out REFINED --overwrite --json        (remots, no frames)
     dior evaluate --gt GT --pred REFINED --benchmark kitti-mots --workers 1 --json
-For track and reid, also a process that only calls the dior readers the stage calls
-(``read_detections``, ``read_embeddings``; reid also ``read_track_links`` and ``read_mots_txt``):
-the part of the memory that comes from reading. A stage over ``--limit-gb`` of address space
+For track and reid, also a process that only calls the dior readers the stage calls, as it
+calls them (``DetectionStream`` batch by batch, ``open_embedding_rows`` read by row range; reid also
+``read_track_links(as_array=True)`` and ``iter_mots_txt``): the part of the memory that comes from reading. A stage over ``--limit-gb`` of address space
 fails (MemoryError, exit 1) and is reported as failed.
 Reference (not dior's code), in the same run, one process each: a plain pass over the same
 inputs (`json.load` of the detections file and of the link file, `str.split` of every MOTS txt
@@ -60,6 +61,7 @@ from pycocotools import mask as coco
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dior_cli.formats.detections_json import NO_ROWS, ROW_SEPARATOR, ROWS_CLOSE, ROWS_OPEN, header_text, row_text  # noqa: E402
 from dior_cli.records import mots_obj_id  # noqa: E402
 
 HEIGHT, WIDTH, FPS = 1080, 1920, 30.0
@@ -137,10 +139,9 @@ def generate(root: Path, scale: int, frames_1x: int) -> dict:
     next_k = {1: 1, 2: 1}
     schedule = [work.frame_objects(t) for t in range(work.num_frames)]
     total = sum(len(objs) for objs in schedule)
-    header = {"schema": "dior.detections/v1", "sequence": "long", "image_size": [HEIGHT, WIDTH], "num_frames": work.num_frames,
-              "fps": FPS, "frame_base": 0, "producer": {"generator": "benchmarks/long_video.py", "scale": scale}}
+    head = header_text("long", (HEIGHT, WIDTH), work.num_frames, FPS, 0, {"generator": "benchmarks/long_video.py", "scale": scale})
     with open(root / "dets" / "long.json", "w") as dets, open(root / "dets" / "long.npy", "wb") as npy, open(root / "gt" / "long.txt", "w") as gt:
-        dets.write(json.dumps(header)[:-1] + ',"detections":[\n')
+        dets.write(head)  # dior's own layout (what dior infer writes): the header, then one detection per line
         np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (total, DIM)})
         det_id = 0
         for t, objs in enumerate(schedule):
@@ -153,17 +154,16 @@ def generate(root: Path, scale: int, frames_1x: int) -> dict:
                     gt_ids[key] = mots_obj_id(cls, next_k[cls])
                     next_k[cls] += 1
                 counts, box = work.rle(cls, row0, col0)
-                rows.append(json.dumps({"det_id": det_id, "frame": t, "class_id": cls, "score": 0.9, "bbox_xyxy": box,
-                                        "rle": {"size": [HEIGHT, WIDTH], "counts": counts}}, separators=(",", ":")))
+                rows.append(row_text(det_id, t, cls, 0.9, box, {"size": [HEIGHT, WIDTH], "counts": counts}, {}))
                 gt_lines.append(f"{t} {gt_ids[key]} {cls} {HEIGHT} {WIDTH} {counts}\n")
                 noisy = looks[key] + NOISE * rng.normal(size=DIM)
                 vectors[k] = noisy / np.linalg.norm(noisy)
                 det_id += 1
             if rows:
-                dets.write(("" if det_id == len(rows) else ",\n") + ",\n".join(rows))
+                dets.write((ROWS_OPEN if det_id == len(rows) else ROW_SEPARATOR) + ROW_SEPARATOR.join(rows))
             gt.writelines(gt_lines)
             npy.write(vectors.tobytes())
-        dets.write("\n]}\n")
+        dets.write(ROWS_CLOSE if det_id else NO_ROWS)
     return {"frames": work.num_frames, "detections": total, "identities": len(looks)}
 
 
@@ -194,17 +194,20 @@ print(n)
 READERS = r"""
 import sys
 from pathlib import Path
-from dior_cli.formats.detections_json import read_detections
-from dior_cli.formats.embeddings import read_embeddings
-from dior_cli.formats.mots_txt import read_mots_txt
+from dior_cli.formats.detections_json import DetectionStream
+from dior_cli.formats.embeddings import open_embedding_rows
+from dior_cli.formats.mots_txt import iter_mots_txt
 from dior_cli.formats.tracks_json import read_track_links
 kind, root = sys.argv[1], Path(sys.argv[2])
-dets = read_detections(root / "dets" / "long.json")
-vectors = read_embeddings(root / "dets" / "long.npy", dets, root / "dets" / "long.json").vectors
+stream = DetectionStream(root / "dets" / "long.json")
+rows = sum(len(block) for _, block in stream.blocks())
+vectors = open_embedding_rows(root / "dets" / "long.npy", root / "dets" / "long.json")
+for start in range(0, vectors.shape[0], 4096):
+    vectors[start : start + 4096]
 if kind == "reid":
-    links = read_track_links(root / "tracks" / "long.json")
-    rows = read_mots_txt(root / "tracks" / "long.txt", links.frame_base, num_frames=links.num_frames)
-print(len(dets.detections))
+    links = read_track_links(root / "tracks" / "long.json", as_array=True)
+    lines = sum(len(b.line) for b in iter_mots_txt(root / "tracks" / "long.txt", links.frame_base, num_frames=links.num_frames))
+print(rows)
 """
 
 
@@ -252,7 +255,7 @@ def measure(command: list[str], env: dict, limit_gb: float) -> dict:
             "file_mb": peaks.get("RssFile", 0) / 1024, "stdout": "".join(stdout), "failed": code != 0}
 
 
-def run_size(workdir: Path, scale: int, frames_1x: int, env: dict, limit_gb: float) -> dict:
+def run_size(workdir: Path, scale: int, frames_1x: int, env: dict, limit_gb: float, wanted: tuple[str, ...]) -> dict:
     root = Path(tempfile.mkdtemp(prefix=f"long_video_{scale}x_", dir=workdir))
     try:
         t0 = time.perf_counter()
@@ -267,6 +270,7 @@ def run_size(workdir: Path, scale: int, frames_1x: int, env: dict, limit_gb: flo
                                 "--workers", "1", "--out", str(root / "metrics.json"), "--json"],
         }
         out = {"scale": scale, **counts}
+        stages = {name: command for name, command in stages.items() if name in wanted}
         for name, command in stages.items():
             result = measure(command, env, limit_gb)
             reference = measure([sys.executable, "-c", REFERENCE, name, str(root)], env, limit_gb)
@@ -326,21 +330,25 @@ def main() -> None:
     parser.add_argument("--frames-1x", type=int, default=FRAMES_1X, help=f"frames at 1x (default {FRAMES_1X}; smaller only to try the script)")
     parser.add_argument("--limit-gb", type=float, default=10.0, help="address-space limit of each measured process, GB (default 10): "
                         "a stage that needs more fails and is reported as failed instead of exhausting a shared machine")
+    parser.add_argument("--stages", default="track,reid,evaluate", help="comma-separated stages to measure, in pipeline order "
+                        "(default track,reid,evaluate; reid needs track, evaluate needs reid)")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     env = {**os.environ, "DIOR_PROGRESS": "0", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONPATH": str(REPO)}
     results = []
     for scale in scales:
-        r = run_size(args.workdir, scale, args.frames_1x, env, args.limit_gb)
+        r = run_size(args.workdir, scale, args.frames_1x, env, args.limit_gb, tuple(args.stages.split(",")))
         print(f"{scale:>3}x: {r['frames']} frames, {r['detections']} detections, {r['identities']} identities, "
-              f"{r['tracklets']} online tracklets, {r['tracks_after_reid']} tracks after --offline-reid, "
-              f"{r['reid_tracks_out']} after dior reid, HOTA {r['hota']}, generated in {r['generate_seconds']:.0f} s, "
+              f"{r.get('tracklets')} online tracklets, {r.get('tracks_after_reid')} tracks after --offline-reid, "
+              f"{r.get('reid_tracks_out')} after dior reid, HOTA {r.get('hota')}, generated in {r['generate_seconds']:.0f} s, "
               f"{r['disk_mb']:.0f} MB on disk", flush=True)
         results.append(r)
     lo, hi = results[0], results[-1]
     span = math.log(hi["scale"] / lo["scale"]) if hi["scale"] != lo["scale"] else float("nan")
     fields = []
     for name in ("track", "reid", "evaluate"):
+        if name not in args.stages.split(","):
+            continue
         if name not in hi or hi[name]["failed"] or lo[name]["failed"]:
             print(f"{name:<9} failed at {hi['scale']}x (see above)")
             fields += [f"{name}_time_exponent=failed", f"{name}_rss_ratio=failed"]
@@ -353,7 +361,7 @@ def main() -> None:
               f"ratio to reference {lo[name]['seconds'] / lo[name]['reference_seconds']:.2f} -> "
               f"{hi[name]['seconds'] / hi[name]['reference_seconds']:.2f}")
         fields += [f"{name}_time_exponent={exponent:.3f}", f"{name}_rss_ratio={rss:.2f}"]
-    print("RESULT long_video " + " ".join(fields) + f" detections_max={hi['detections']} tracklets_max={hi['tracklets']}")
+    print("RESULT long_video " + " ".join(fields) + f" detections_max={hi['detections']} tracklets_max={hi.get('tracklets')}")
 
 
 if __name__ == "__main__":

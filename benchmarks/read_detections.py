@@ -12,7 +12,10 @@ one process, one thread each:
 
 Ratio = dior seconds / reference seconds (a validated read may cost more than an unvalidated one).
 
-    python benchmarks/read_detections.py [--detections 1000000] [--keep FILE]
+    python benchmarks/read_detections.py [--detections 1000000] [--keep FILE] [--baseline-tree DIR]
+
+``--baseline-tree DIR`` also times ``read_detections`` of another source tree in the same run
+(e.g. commit 765fb7b, the rate issue 14's reading goal is measured against).
 
 Ends with:  RESULT read_detections detections=<n> dior_s=<t> reference_s=<t> ratio=<r> dior_rss_mb=<m> reference_rss_mb=<m> rate_dets_per_s=<r>
 """
@@ -90,15 +93,18 @@ def read_reference(path: Path) -> int:
 
 
 def read_dior(path: Path) -> int:
+    import dior_cli
     from dior_cli.formats.detections_json import read_detections
 
+    print(f"dior_cli from {Path(dior_cli.__file__).parent}", file=sys.stderr)
     return len(read_detections(path).detections)
 
 
-def measure(which: str, path: Path) -> dict:
-    """Time one reader in a fresh process; its seconds and peak RSS (MB)."""
-    code = (f"import sys, time, resource; sys.path.insert(0, {str(REPO)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r});"
-            f"import read_detections as b; from pathlib import Path; t = time.perf_counter(); n = b.read_{which}(Path({str(path)!r}));"
+def measure(which: str, path: Path, tree: Path = REPO) -> dict:
+    """Time one reader in a fresh process (dior imported from ``tree``); its seconds and peak RSS (MB)."""
+    code = (f"import sys, time, resource; sys.path.insert(0, {str(Path(__file__).parent)!r}); import read_detections as b;"
+            f"sys.path.insert(0, {str(tree)!r});"  # after the module's own path insert: dior_cli is imported from ``tree``
+            f"from pathlib import Path; t = time.perf_counter(); n = b.read_{which}(Path({str(path)!r}));"
             "s = time.perf_counter() - t; print(n, s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
@@ -109,6 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, default=None, help="write (or reuse) the generated file here")
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="also time read_detections of another dior source tree (a folder holding dior_cli/, e.g. "
+                             "`git archive 765fb7b dior_cli | tar -x -C DIR`), in the same run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "long.json"
@@ -118,13 +127,20 @@ def main() -> None:
             print(f"generated {args.detections} detections ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - tick:.1f} s")
         ref = measure("reference", path)
         dior = measure("dior", path)
+        baseline = measure("dior", path, args.baseline_tree) if args.baseline_tree else None
     assert dior["rows"] == ref["rows"] == args.detections
     ratio = dior["seconds"] / ref["seconds"]
     print(f"reference (json.load + numpy): {ref['seconds']:.2f} s, {ref['rss_mb']:.0f} MB peak")
     print(f"dior read_detections:          {dior['seconds']:.2f} s, {dior['rss_mb']:.0f} MB peak  (ratio {ratio:.2f})")
+    extra = ""
+    if baseline is not None:
+        assert baseline["rows"] == args.detections
+        print(f"baseline tree {args.baseline_tree}: {baseline['seconds']:.2f} s, {baseline['rss_mb']:.0f} MB peak  "
+              f"(dior is {baseline['seconds'] / dior['seconds']:.2f}x its rate)")
+        extra = f" baseline_s={baseline['seconds']:.2f} speedup_vs_baseline={baseline['seconds'] / dior['seconds']:.2f}"
     print(f"RESULT read_detections detections={args.detections} dior_s={dior['seconds']:.2f} reference_s={ref['seconds']:.2f} "
           f"ratio={ratio:.2f} dior_rss_mb={dior['rss_mb']:.0f} reference_rss_mb={ref['rss_mb']:.0f} "
-          f"rate_dets_per_s={args.detections / dior['seconds']:.0f}")
+          f"rate_dets_per_s={args.detections / dior['seconds']:.0f}" + extra)
 
 
 if __name__ == "__main__":

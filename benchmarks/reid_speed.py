@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-from dior_cli.config import ReidConfig, seconds_to_frames  # noqa: E402
+from dior_cli.config import FIXED_THETA_1, ReidConfig, seconds_to_frames  # noqa: E402
 from dior_cli.formats.mots_txt import read_mots_txt  # noqa: E402
 from dior_cli.formats.tracks_json import read_track_links  # noqa: E402
 from dior_cli.association.long_term import link_tracklets  # noqa: E402
@@ -97,7 +97,7 @@ def core(method: str, arrays: list[tuple]) -> None:
         if method == "remots":
             refine_remots(frames, obj_ids, class_ids, e, max_gap_frames=seconds_to_frames(cfg.theta_t_seconds, fps), sigma_k=cfg.sigma_k)
         else:
-            link_tracklets(obj_ids, frames, class_ids, e, max_gap_frames=seconds_to_frames(cfg.n2_seconds, fps), min_similarity=cfg.theta_1)
+            link_tracklets(obj_ids, frames, class_ids, e, max_gap_frames=seconds_to_frames(cfg.n2_seconds, fps), min_similarity=FIXED_THETA_1)
 
 
 def timed(fn, repeat: int) -> float:

@@ -116,15 +116,30 @@ def box_mask(box_xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
 
 def ellipse_mask(box_xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """The ellipse inscribed in the box (pixel centres with ``((x-cx)/a)^2 + ((y-cy)/b)^2 <= 1``): ``(H, W)`` bool."""
-    out = np.zeros(image_size, dtype=bool)
     window = pixel_window(box_xyxy, image_size)
+    return _in_frame(ellipse_in_window(box_xyxy, window), window, image_size)
+
+
+def ellipse_in_window(box_xyxy: np.ndarray, window: PixelWindow) -> np.ndarray:
+    """``ellipse_mask`` on the box's pixel window only: ``(r1 - r0, c1 - c0)`` bool."""
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
     a, b = (x2 - x1) / 2, (y2 - y1) / 2
     if window.empty or a <= 0 or b <= 0:
-        return out
+        return _window_zeros(window)
     cols = (np.arange(window.c0, window.c1) + 0.5 - (x1 + a)) / a  # (w,)
     rows = (np.arange(window.r0, window.r1) + 0.5 - (y1 + b)) / b  # (h,)
-    out[window.r0:window.r1, window.c0:window.c1] = rows[:, None] ** 2 + cols[None, :] ** 2 <= 1.0  # (h, w)
+    return rows[:, None] ** 2 + cols[None, :] ** 2 <= 1.0  # (h, w)
+
+
+def _window_zeros(window: PixelWindow) -> np.ndarray:
+    return np.zeros((max(window.r1 - window.r0, 0), max(window.c1 - window.c0, 0)), dtype=bool)
+
+
+def _in_frame(local: np.ndarray, window: PixelWindow, image_size: tuple[int, int]) -> np.ndarray:
+    """A window's mask placed in an otherwise empty ``(H, W)`` bool frame."""
+    out = np.zeros(image_size, dtype=bool)
+    if not window.empty:
+        out[window.r0:window.r1, window.c0:window.c1] = local
     return out
 
 
@@ -211,17 +226,20 @@ def selfie_mask(image_rgb: np.ndarray, box_xyxy: np.ndarray, segmenter, *, margi
     ``segmenter`` is a ``dior_cli.model.selfie.SelfieSegmenter`` (anything with ``input_size``
     ``[h, w]`` and ``probability(crop_rgb) -> (h, w)`` works).
     """
-    image_size = image_rgb.shape[:2]
-    out = np.zeros(image_size, dtype=bool)
-    box = pixel_window(box_xyxy, image_size)
-    if box.empty:
-        return out
+    window = pixel_window(box_xyxy, image_rgb.shape[:2])
+    return _in_frame(selfie_in_window(image_rgb, box_xyxy, window, segmenter, margin=margin, threshold=threshold),
+                     window, image_rgb.shape[:2])
+
+
+def selfie_in_window(image_rgb: np.ndarray, box_xyxy: np.ndarray, window: PixelWindow, segmenter, *,
+                     margin: float = DEFAULT_SELFIE_MARGIN, threshold: float = DEFAULT_SELFIE_THRESHOLD) -> np.ndarray:
+    """``selfie_mask`` on the box's pixel window ``window`` only: ``(r1 - r0, c1 - c0)`` bool."""
+    if window.empty:
+        return _window_zeros(window)
     net_h, net_w = segmenter.input_size
     region = network_crop_region(box_xyxy, margin, net_h / net_w)
     prob = segmenter.probability(padded_crop(image_rgb, region))  # (region h, region w)
-    inside = prob[box.r0 - region.r0:box.r1 - region.r0, box.c0 - region.c0:box.c1 - region.c0] >= threshold
-    out[box.r0:box.r1, box.c0:box.c1] = inside
-    return out
+    return prob[window.r0 - region.r0:window.r1 - region.r0, window.c0 - region.c0:window.c1 - region.c0] >= threshold
 
 
 class BackgroundModel:
@@ -363,39 +381,45 @@ class BoxMasker:
             self.background.update(image_rgb)
         self.frames_seen += 1
         image_size = image_rgb.shape[:2]
-        rles: list[mask_ops.Rle] = []
+        crops: list[np.ndarray] = []  # each box's mask on its pixel window (every method keeps masks inside the box)
+        origins = np.zeros((len(boxes_xyxy), 2), dtype=np.int64)  # (K, 2) [row, column] of each window
         methods: list[str] = []
         fell_back = np.zeros(len(boxes_xyxy), dtype=bool)  # (K,)
         for k, (box, class_id) in enumerate(zip(boxes_xyxy, class_ids)):
             method = self.methods[int(class_id)]
-            mask = self._mask(method, image_rgb, box)  # (H, W) bool
-            if self.fallback is not None and method != self.fallback and self._nearly_empty(mask, box, image_size):
+            window = pixel_window(box, image_size)
+            local = self._window_mask(method, image_rgb, box, window)  # (h, w) bool
+            if self.fallback is not None and method != self.fallback and self._nearly_empty(local, window):
                 method = self.fallback
-                mask = self._mask(method, image_rgb, box)
+                local = self._window_mask(method, image_rgb, box, window)
                 fell_back[k] = True
-            rles.append(mask_ops.encode(mask))
+            crops.append(local)
+            origins[k] = (window.r0, window.c0)
             methods.append(method)
+        rles = mask_ops.encode_box_crops(crops, origins, image_size)  # full-frame RLEs, no full-frame arrays
         disjoint, moved = mask_ops.make_disjoint(rles, priority=scores)
         empty = mask_ops.area(disjoint) == 0  # (K,)
         return FrameMasks(disjoint, methods, fell_back, empty, moved)
 
-    def _mask(self, method: str, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        image_size = image_rgb.shape[:2]
+    def _window_mask(self, method: str, image_rgb: np.ndarray, box: np.ndarray, window: PixelWindow) -> np.ndarray:
+        """The method's mask on the box's pixel window: ``(r1 - r0, c1 - c0)`` bool."""
         if method == "box":
-            return box_mask(box, image_size)
+            return np.ones((window.r1 - window.r0, window.c1 - window.c0), dtype=bool) if not window.empty else _window_zeros(window)
         if method == "ellipse":
-            return ellipse_mask(box, image_size)
-        if method == "grabcut":
-            return grabcut_mask(image_rgb, box, margin=self.grabcut_margin, iterations=self.grabcut_iterations,
-                                max_side=self.grabcut_max_side)
+            return ellipse_in_window(box, window)
         if method == "selfie":
-            return selfie_mask(image_rgb, box, self.segmenter, margin=self.selfie_margin, threshold=self.selfie_threshold)
-        assert method == "bgsub" and self.background is not None
-        return self.background.mask(box)
+            return selfie_in_window(image_rgb, box, window, self.segmenter, margin=self.selfie_margin, threshold=self.selfie_threshold)
+        if method == "grabcut":
+            full = grabcut_mask(image_rgb, box, margin=self.grabcut_margin, iterations=self.grabcut_iterations,
+                                max_side=self.grabcut_max_side)
+        else:
+            assert method == "bgsub" and self.background is not None
+            full = self.background.mask(box)
+        return full[window.r0:window.r1, window.c0:window.c1]  # (h, w): both keep their masks inside the box
 
-    def _nearly_empty(self, mask: np.ndarray, box: np.ndarray, image_size: tuple[int, int]) -> bool:
-        pixels = int(mask.sum())
-        return pixels == 0 or pixels < self.min_fill * pixel_window(box, image_size).size
+    def _nearly_empty(self, local: np.ndarray, window: PixelWindow) -> bool:
+        pixels = int(local.sum())
+        return pixels == 0 or pixels < self.min_fill * window.size
 
     def _checked(self, image_rgb, boxes_xyxy, class_ids, scores):
         """Validate one frame's inputs; the error names the frame (0-based, in the order fed)."""

@@ -1,5 +1,10 @@
 """The ``dior`` command line: thin commands that validate arguments and call a stage.
 
+Each command checks its arguments, builds its stage's options (and config), calls the stage's
+``run`` and prints what it returned. The printing lives in :mod:`dior_cli.cli_summaries`, the
+options ``infer`` and ``run`` share in :mod:`dior_cli.cli_options`, the error handling in
+:mod:`dior_cli.cli_usage`; files a stage leaves behind are written by the stage's own modules.
+
 Each command imports its stage inside its body, so ``dior --help`` starts instantly and
 never imports torch. A :class:`~dior_cli.errors.DiorError` becomes a red message on stderr
 and exit code 1; only bugs show a traceback.
@@ -7,17 +12,15 @@ and exit code 1; only bugs show a traceback.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from dior_cli import __version__
-from dior_cli.cli_usage import DiorGroup
-from dior_cli.console import console, setup_logging
+from dior_cli import cli_options as shared
+from dior_cli.cli_usage import DiorGroup, user_errors_exit_1
 from dior_cli.errors import DiorError
 
 app = typer.Typer(
@@ -30,28 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-
-
-INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what shells report for Ctrl-C
-
-
-def user_errors_exit_1(command: Callable) -> Callable:
-    """Turn a ``DiorError`` raised by ``command`` into a message on stderr and exit code 1, and
-    Ctrl-C into a one-line note and exit code 130."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        setup_logging()
-        try:
-            return command(*args, **kwargs)
-        except DiorError as exc:
-            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(code=exc.exit_code) from None
-        except KeyboardInterrupt:
-            console.print("interrupted: finished files are kept, none is half-written", highlight=False)
-            raise typer.Exit(code=INTERRUPTED_EXIT_CODE) from None
-
-    return wrapper
 
 
 def _version_callback(value: bool) -> None:
@@ -105,7 +86,8 @@ def evaluate(
     """Score MOTS tracks (masks) or MOTChallenge box tracks against ground truth with exactly TrackEval's numbers (HOTA, CLEAR/sMOTSA or MOTA, IDF1)."""
     import time
 
-    from dior_cli.evaluate import report
+    from dior_cli import cli_summaries
+    from dior_cli.evaluate import report, report_files
 
     if plot is not None:
         from dior_cli.evaluate.plots import require_matplotlib
@@ -120,21 +102,18 @@ def evaluate(
         resolve_overlaps=resolve_overlaps, allow_missing=allow_missing, boxes=boxes,
     )
     doc = run(options)
-    out = out if out is not None else pred.resolve().parent / "metrics.json"
-    report.write_metrics_json(out, doc)
-    if csv_path is not None:
-        report.write_csv(csv_path, doc)
+    metrics_path = out if out is not None else report_files.default_metrics_path(pred)
+    report_files.write_report_files(doc, metrics_path, csv_path)
     if json_output:
         typer.echo(report.to_json(doc), nl=False)
     else:
         report.print_table(doc)
     report.print_summary(doc, time.perf_counter() - start)
-    console.print(f"wrote {out}" + (f" and {csv_path}" if csv_path else ""))
+    cli_summaries.print_evaluate_files(metrics_path, csv_path)
     if plot is not None:
         from dior_cli.evaluate.plots import write_plots
 
-        written = write_plots(doc, plot)
-        console.print(f"wrote {len(written)} plot(s) to {plot}: {', '.join(p.name for p in written)}")
+        cli_summaries.print_plots(write_plots(doc, plot), plot)
 
 
 @app.command()
@@ -154,29 +133,14 @@ def render(
     """Draw tracks on their frames (stable colour per id, id and class labels, trails), or with --gt the evaluation's errors."""
     import time
 
+    from dior_cli import cli_summaries
     from dior_cli.render.stage import RenderOptions, run
 
     start = time.perf_counter()
     summary = run(RenderOptions(tracks=tracks, frames=frames, out=out, out_dir=out_dir, gt=gt, seq=seq, trail=trail, fps=fps, alpha=alpha))
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    counts = summary.get("counts")
-    extra = f"; TP {counts['tp']}, FP {counts['fp']}, misses {counts['miss']}, IDSW {counts['idsw']}" if counts else ""
-    height, width = summary["size"] or (0, 0)
-    console.print(f"{summary['sequence']}: rendered {summary['frames']} frames ({width}x{height}){extra} in {time.perf_counter() - start:.1f} s -> {summary['out']}")
-
-
-# Options that dior infer and dior run share (one definition each, so their help stays the same).
-_WEIGHTS_OPTION = typer.Option(None, "--weights", help="What detects. Default (none given): YOLOX-nano (COCO; yolox_nano.onnx found through DIOR_WEIGHTS, the user cache or ../shared/weights, see dior weights), masks from its boxes, OSNet appearance. An .onnx path: that YOLOX-nano file. coco: the DIOR network with torchvision's COCO Mask R-CNN (downloaded by torchvision). A dior checkpoint .pt: the DIOR network you trained. With --encoder dior: the checkpoint whose head embeds.")
-_REID_WEIGHTS_OPTION = typer.Option(None, "--reid-weights", help="The OSNet x0.25 ONNX file (osnet_x0_25_msmt17.onnx). Default: found through DIOR_WEIGHTS, the user cache or ../shared/weights.")
-_INPUT_SIZE_OPTION = typer.Option(960, "--input-size", help="YOLOX: frames are letterboxed to this many pixels on their long side (the short side rounded up to a multiple of 32). Default 960 (measured: pedestrian recall 0.75 vs 0.64 at 640 and 0.74 at 1280, benchmarks/RESULTS.md). Larger finds smaller people; time grows with the pixel count.")
-_VEHICLES_OPTION = typer.Option("", "--vehicles", help="YOLOX: COCO classes tracked as MOTS car besides car itself, comma-separated from bus,truck,motorcycle. Default none (KITTI-MOTS and MOTS20 annotate cars and people only). Other COCO classes are dropped.")
-_MASK_METHOD_OPTION = typer.Option([], "--mask-method", help="Box -> mask method per class, CLASS=METHOD with CLASS car or pedestrian and METHOD box, ellipse, grabcut, selfie (people only) or bgsub (static cameras). Default: pedestrian=selfie (ellipse where it finds under 10 % of the box), car=ellipse (measured on DAVIS, benchmarks/RESULTS.md). Repeatable.")
-_FPS_OPTION = typer.Option(None, "--fps", help="Frames per second recorded in the detections (track converts its durations with it). Default: the source's own (video header, seqinfo.ini, KITTI-MOTS 10); a folder of images has none, so give it there.")
-_DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda. CUDA runs the networks in mixed precision.")
-_SCORE_THRESH_OPTION = typer.Option(None, "--score-thresh", help="Keep detections scoring at least this (0-1). Default 0.25 for YOLOX (tracks still start only at track.new_track_score 0.5), 0.5 for the DIOR network; given detections are all kept unless this is set (then applied before fusion).")
-_MAX_DETS_OPTION = typer.Option(None, "--max-dets", help="Keep at most this many detections per frame (the best-scoring). Default 100 for YOLOX and the DIOR network; no cap for given detections unless set (then applied after fusion).")
-_BATCH_OPTION = typer.Option(None, "--batch", help="Frames per forward pass: default 4 for YOLOX, 1 for the DIOR network (use more on a GPU).")
+    cli_summaries.print_render(summary, time.perf_counter() - start)
 
 
 @app.command()
@@ -184,27 +148,28 @@ _BATCH_OPTION = typer.Option(None, "--batch", help="Frames per forward pass: def
 def infer(
     source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS / MOTChallenge dataset root (every sequence)."),
     out: Path = typer.Option(Path("dets"), "--out", help="Output folder for <seq>.json (detections) and <seq>.npy (embeddings)."),
-    weights: Optional[str]= _WEIGHTS_OPTION,
+    weights: Optional[str] = shared.WEIGHTS_OPTION,
     detections: list[Path] = typer.Option([], "--detections", help="Embed these detections instead of detecting (repeatable: several sets are fused by IoM-NMS, then made pixel-disjoint, higher score wins). A folder with <seq>.txt (MOTS txt, or a MOTChallenge box file frame,id,x,y,w,h,score,...), <seq>/det/det.txt, <seq>/ (KITTI-MOTS instance PNGs) or <seq>.json (dior detections) per sequence of SOURCE; for a one-sequence source, that file or PNG folder itself. Boxes get masks from the frames (box -> mask). Class-10 ignore rows are skipped and counted."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Embedding of given detections: osnet (OSNet x0.25 person re-ID on the box crop; the default) or dior (the DIOR embedding head on the given box with the given mask as spatial attention; needs --weights)."),
-    reid_weights: Optional[str]= _REID_WEIGHTS_OPTION,
+    reid_weights: Optional[str] = shared.REID_WEIGHTS_OPTION,
     appearance: str = typer.Option("auto", "--appearance", help="DIOR network only (--weights coco or .pt): where embeddings come from. auto: the network's head if it was trained (dior train), else OSNet on each box; network: always the head; osnet: always OSNet."),
-    input_size: int= _INPUT_SIZE_OPTION,
-    vehicles: str= _VEHICLES_OPTION,
-    mask_method: list[str]= _MASK_METHOD_OPTION,
+    input_size: int = shared.INPUT_SIZE_OPTION,
+    vehicles: str = shared.VEHICLES_OPTION,
+    mask_method: list[str] = shared.MASK_METHOD_OPTION,
     frame_base: Optional[int] = typer.Option(None, "--frame-base", help="Number of the first frame in given MOTS txt files and PNG names. Default: the source's (1 for MOTS20, 0 for KITTI-MOTS, an image folder or a video); MOTChallenge box files: 1. dior JSON is always 0-based."),
     fusion_iom: Optional[float] = typer.Option(None, "--fusion-iom", help="Given detections: suppress a detection whose mask IoM (intersection over the smaller area) with a higher-scoring one of its class exceeds this (0-1; 1 turns NMS off). Default 0.5."),
-    fps: Optional[float]= _FPS_OPTION,
-    device: str= _DEVICE_OPTION,
-    score_thresh: Optional[float]= _SCORE_THRESH_OPTION,
-    max_dets: Optional[int]= _MAX_DETS_OPTION,
-    batch: Optional[int]= _BATCH_OPTION,
+    fps: Optional[float] = shared.FPS_OPTION,
+    device: str = shared.DEVICE_OPTION,
+    score_thresh: Optional[float] = shared.SCORE_THRESH_OPTION,
+    max_dets: Optional[int] = shared.MAX_DETS_OPTION,
+    batch: Optional[int] = shared.BATCH_OPTION,
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo sequences whose outputs exist (default: skip them)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Detect, segment and embed every frame: YOLOX-nano + box masks + OSNet by default, the DIOR network with --weights, or embed given detections (--detections)."""
     import time
 
+    from dior_cli import cli_summaries
     from dior_cli.infer import InferOptions, run
 
     start = time.perf_counter()
@@ -214,7 +179,7 @@ def infer(
                                frame_base=frame_base, fusion_iom=fusion_iom, appearance=appearance, **fields))
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    print_infer_summary(summary, time.perf_counter() - start)
+    cli_summaries.print_infer(summary, time.perf_counter() - start)
 
 
 def _infer_fields(*, weights, reid_weights, input_size, vehicles, mask_method, fps, device, score_thresh, max_dets, batch) -> dict[str, Any]:
@@ -225,38 +190,6 @@ def _infer_fields(*, weights, reid_weights, input_size, vehicles, mask_method, f
                                 batch=batch or DEFAULT_BATCH)
     return {"weights": weights, "reid_weights": reid_weights, "fps": fps, "device": device, "score_thresh": score_thresh,
             "max_dets": max_dets, "batch": batch or 1, "detector": settings}
-
-
-def print_infer_summary(summary: dict, seconds: float) -> None:
-    for name, s in summary["sequences"].items():
-        if "skipped" in s:
-            console.print(f"{name}: skipped (outputs exist; use --overwrite)")
-            continue
-        line = f"{name}: {s['detections']} detections in {s['frames']} frames ({s['frames_per_second']} frames/s)"
-        if "fusion" in s:
-            f = s["fusion"]
-            line += (f"; given {'+'.join(str(n) for n in f['per_set'])}: {f['suppressed']} suppressed by IoM-NMS, "
-                     f"{f['emptied']} emptied by disjointness, {f['empty_input']} empty, {f['below_score']} below --score-thresh, "
-                     f"{f['over_max_dets']} over --max-dets, {f['ignore_skipped']} ignore rows skipped")
-            if "mask_sources" in f:
-                line += f"; box masks by {_counts(f['mask_sources'])}, {f['box_masks_emptied']} left empty and dropped"
-        if "mask_sources" in s:
-            c = s["counts"]
-            line += (f"; masks by {_counts(s['mask_sources'])} ({c['mask_fell_back']} fell back), {c['masks_emptied']} left empty and dropped; "
-                     f"seconds: " + ", ".join(f"{k} {v}" for k, v in s["stage_seconds"].items()))
-        console.print(line)
-    if "encoder" in summary:
-        by = f"{summary['encoder']} embeddings of given detections"
-    elif summary.get("detector"):
-        by = "YOLOX-nano, box masks and OSNet appearance"
-    else:
-        by = f"the DIOR network ({summary['appearance']} appearance)"
-    device = f" on {summary['device']}" if summary["device"] else ""  # None when every sequence was skipped
-    console.print(f"inferred {len(summary['sequences'])} sequence(s) with {by}{device} in {seconds:.1f} s -> {summary['out']}")
-
-
-def _counts(by_name: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in sorted(by_name.items())) or "none"
 
 
 @app.command()
@@ -276,7 +209,7 @@ def track(
     """Track detections with the online DIOR tracker: Hungarian on mask IoM and appearance, short-term retrieval."""
     import time
 
-    from dior_cli import config
+    from dior_cli import cli_summaries, config
     from dior_cli.track.stage import TrackOptions, run
 
     start = time.perf_counter()
@@ -288,26 +221,7 @@ def track(
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    _print_track_summary(summary, time.perf_counter() - start)
-
-
-def _print_track_summary(summary: dict, seconds: float) -> None:
-    from dior_cli.rerun import skipped_message
-
-    done = {k: v for k, v in summary["sequences"].items() if "skipped" not in v}
-    skipped = {k: v for k, v in summary["sequences"].items() if "skipped" in v}
-    for name, s in done.items():
-        mode = "appearance + masks" if s["appearance"] else "masks only"
-        extra = f", {s['reid_joins']} re-ID joins" if s["reid_joins"] else ""
-        extra += f", {s['ignore_rows_skipped']} ignore rows skipped" if s.get("ignore_rows_skipped") else ""
-        console.print(f"{name}: {s['tracks']} tracks from {s['tracked_detections']}/{s['detections']} detections ({mode}, {s['retrieved']} retrieved{extra})")
-    changed = {k: v for k, v in skipped.items() if "changed" in v}
-    for name, entry in changed.items():
-        console.print(skipped_message(name, entry, "the same command and --overwrite (or another --out)"), soft_wrap=True)
-    plain = [k for k in skipped if k not in changed]
-    if plain:
-        console.print(f"skipped {len(plain)} finished sequence(s) (use --overwrite): {', '.join(plain)}")
-    console.print(f"tracked {len(done)} sequence(s) in {seconds:.1f} s -> {summary['out']}" + (f"; skipped {len(skipped)}" if skipped else ""))
+    cli_summaries.print_track(summary, time.perf_counter() - start)
 
 
 @app.command()
@@ -328,7 +242,7 @@ def reid(
     """Refine tracks offline: re-link tracklets by appearance (ReMOTS merging or DIOR long-term re-ID)."""
     import time
 
-    from dior_cli import config
+    from dior_cli import cli_summaries, config
     from dior_cli.reid.stage import ReidOptions, run
 
     start = time.perf_counter()
@@ -338,24 +252,7 @@ def reid(
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    from dior_cli.rerun import skipped_message
-
-    for name, s in summary["sequences"].items():
-        if "skipped" in s:
-            console.print(skipped_message(name, s, "the same command and --overwrite (or another --out)"), soft_wrap=True)
-        elif s["method"] == "dior":
-            console.print(f"{name}: {s['tracks_in']} tracklets in, {s['joins']} joins (theta_1 {s['theta_1']}, N2 {s['n2_frames']} frames), {s['tracks_out']} tracks out")
-        else:
-            console.print(
-                f"{name}: {s['tracks_in']} tracks in -> {s['short_term_tracklets']} short-term tracklets "
-                + (f"(short-term tracker, {s['short_term_links']} links)" if s.get("short_term") == "remots"
-                   else f"({s['cuts_appearance']} appearance cuts, {s['cuts_flow']} flow cuts)")
-                + f", {s['merges']} merges ({s.get('linkage', 'centroid')} linkage), {s['tracks_out']} tracks out; "
-                f"theta_short {s['theta_short']:.3f}, theta_merge {s['theta_merge']:.3f} (from {s['different_identity']['n']} different / {s['same_identity']['n']} same pairs)"
-            )
-    skipped = sum("skipped" in s for s in summary["sequences"].values())
-    console.print(f"refined {len(summary['sequences']) - skipped} sequence(s)" + (f", skipped {skipped}" if skipped else "")
-                  + f" in {time.perf_counter() - start:.1f} s -> {summary['out']}")
+    cli_summaries.print_reid(summary, time.perf_counter() - start)
 
 
 @app.command()
@@ -376,7 +273,7 @@ def adapt(
     """Fine-tune OSNet on each video's own detections (ReMOTS: intra-frame, then short-term-tracklet triplets; no ground truth), then re-embed them."""
     import time
 
-    from dior_cli import config
+    from dior_cli import cli_summaries, config
     from dior_cli.adapt.stage import AdaptOptions, describe, run
 
     start = time.perf_counter()
@@ -385,9 +282,7 @@ def adapt(
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    for line in describe(summary):
-        console.print(line, soft_wrap=True)
-    console.print(f"adapted {len(summary['sequences'])} sequence(s) in {time.perf_counter() - start:.1f} s on {summary['device']} -> {summary['out']}")
+    cli_summaries.print_adapt(summary, describe(summary), time.perf_counter() - start)
 
 
 @app.command()
@@ -408,7 +303,7 @@ def train(
     """Train the DIOR network on MOTS data (three-frame clips; several GPUs or machines through torchrun)."""
     import time
 
-    from dior_cli import config
+    from dior_cli import cli_summaries, config
     from dior_cli.train import TrainOptions, run
 
     start = time.perf_counter()
@@ -422,10 +317,7 @@ def train(
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    losses = summary["last_losses"]
-    loss_text = f"last loss {losses['loss']:.3f}" if losses else "no step taken"
-    console.print(f"trained {summary['steps'] - summary['resumed_from']} step(s) (to step {summary['steps']}) on {summary['device']}"
-                  f" x{summary['world_size']} in {time.perf_counter() - start:.1f} s; {loss_text}; weights -> {summary['weights']}")
+    cli_summaries.print_train(summary, time.perf_counter() - start)
 
 
 @app.command()
@@ -442,6 +334,7 @@ def synth(
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Generate a synthetic MOTS dataset: textured cars and pedestrians that cross and hide each other, exact masks."""
+    from dior_cli import cli_summaries
     from dior_cli.data.synthetic import SyntheticConfig, write_dataset
 
     try:
@@ -452,8 +345,7 @@ def synth(
                             config=SyntheticConfig(height=height, width=width, frames=frames, objects=objects))
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    rows = sum(s["object_rows"] for s in summary["sequences"].values())
-    console.print(f"wrote {len(summary['sequences'])} sequence(s), {sequences * frames} frames, {rows} object masks -> {out}")
+    cli_summaries.print_synth(summary, sequences, frames, out)
 
 
 @app.command("run")
@@ -461,16 +353,16 @@ def synth(
 def run_command(
     source: Path = typer.Argument(..., help="A video file, a folder of frames, or a MOTS20 / KITTI-MOTS / MOTChallenge dataset root (every sequence)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder: dets/ (dior infer), tracks/ (dior track), render/<seq>.mp4 (dior render). Default: runs/<source name>."),
-    weights: Optional[str] = _WEIGHTS_OPTION,
-    reid_weights: Optional[str] = _REID_WEIGHTS_OPTION,
-    input_size: int = _INPUT_SIZE_OPTION,
-    vehicles: str = _VEHICLES_OPTION,
-    mask_method: list[str] = _MASK_METHOD_OPTION,
-    fps: Optional[float] = _FPS_OPTION,
-    device: str = _DEVICE_OPTION,
-    score_thresh: Optional[float] = _SCORE_THRESH_OPTION,
-    max_dets: Optional[int] = _MAX_DETS_OPTION,
-    batch: Optional[int] = _BATCH_OPTION,
+    weights: Optional[str] = shared.WEIGHTS_OPTION,
+    reid_weights: Optional[str] = shared.REID_WEIGHTS_OPTION,
+    input_size: int = shared.INPUT_SIZE_OPTION,
+    vehicles: str = shared.VEHICLES_OPTION,
+    mask_method: list[str] = shared.MASK_METHOD_OPTION,
+    fps: Optional[float] = shared.FPS_OPTION,
+    device: str = shared.DEVICE_OPTION,
+    score_thresh: Optional[float] = shared.SCORE_THRESH_OPTION,
+    max_dets: Optional[int] = shared.MAX_DETS_OPTION,
+    batch: Optional[int] = shared.BATCH_OPTION,
     offline_reid: bool = typer.Option(True, "--offline-reid/--no-offline-reid", help="Join tracklets after the online pass (DIOR long-term re-ID: gap <= reid.n2_seconds, 1 s; cosine > reid.theta_1). Default on."),
     render: bool = typer.Option(True, "--render/--no-render", help="Write a video of the tracks per sequence (RUN/render/<seq>.mp4). Default on."),
     trail: int = typer.Option(10, "--trail", help="In the video, draw each track's centres over its last N frames (0 = none). Default 10."),
@@ -482,7 +374,7 @@ def run_command(
     """The whole job: infer (detect, segment, embed), track with long-term re-ID, render a video; the same files as the separate commands."""
     import time
 
-    from dior_cli import config
+    from dior_cli import cli_summaries, config
     from dior_cli.run import RunOptions, run
 
     start = time.perf_counter()
@@ -496,15 +388,7 @@ def run_command(
     summary = run(options)
     if json_output:
         typer.echo(json.dumps(summary, indent=1))
-    for name, s in summary["sequences"].items():
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in (s["infer_stage_seconds"] or {}).items())
-        skipped = f" (skipped, already done: {', '.join(s['skipped'])})" if s["skipped"] else ""
-        console.print(f"{name}: {s['tracks']} tracks, {s['detections']} detections in {s['frames']} frames "
-                      f"({s['detections_per_frame']} per frame){skipped}" + (f"; infer: {stages}" if stages else "")
-                      + (f"; video: {s['video']}" if s["video"] else ""))
-    total = time.perf_counter() - start
-    per_stage = ", ".join(f"{k} {v:.1f} s" for k, v in summary["seconds"].items())
-    console.print(f"ran {len(summary['sequences'])} sequence(s) in {total:.1f} s ({per_stage}) -> {summary['out']}")
+    cli_summaries.print_run(summary, time.perf_counter() - start)
 
 
 @app.command("weights")
@@ -513,27 +397,13 @@ def weights_command(
     json_output: bool = typer.Option(False, "--json", help="Print the list as JSON on stdout."),
 ) -> None:
     """List the networks dior runs: where each file was found (or every place searched), its sha256 check and licence."""
-    from rich.table import Table
-
     from dior_cli.weights import search_places, status
+    from dior_cli.weights_table import print_weights_table, weights_document
 
-    rows = status()
+    rows, places = status(), search_places()
     if json_output:
-        typer.echo(json.dumps({"schema": "dior.weights/v1", "networks": rows,
-                               "searched": [{"place": p.label, "folder": str(p.folder)} for p in search_places()]}, indent=1))
-    table = Table(title="networks dior runs")
-    for column in ("network", "file", "found", "sha256", "licence"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        found = f"{row['path']} ({row['place']})" if row["path"] else "not found"
-        check = "ok" if row["sha256_ok"] else ("differs" if row["sha256_ok"] is False else "-")
-        table.add_row(row["name"], row["file"], found if not row["error"] else row["error"], check, row["licence"])
-    console.print(table)
-    missing = [row["file"] for row in rows if not row["path"]]
-    places = "; ".join(f"{p.label}: {p.folder}" for p in search_places())
-    console.print(f"searched, in order: --weights PATH; {places}")
-    if missing:
-        console.print(f"missing: {', '.join(missing)}: put them in one of these folders or point DIOR_WEIGHTS at the folder holding them")
+        typer.echo(json.dumps(weights_document(rows, places), indent=1))
+    print_weights_table(rows, places)
 
 
 @app.command("config")
@@ -551,13 +421,9 @@ def show_config(
     if config_file is None and not overrides:
         typer.echo(config.defaults_yaml())
         return
-    import dataclasses
+    from dior_cli.config_values import resolved_yaml
 
-    import yaml
-
-    groups = config.split_overrides(overrides, tuple(config.STAGES))  # bare keys go to the stage that has them, as in dior track
-    result = {stage: dataclasses.asdict(config.load_config(stage, config_file, groups[stage])) for stage in config.STAGES}
-    typer.echo(yaml.safe_dump(result, sort_keys=False))
+    typer.echo(resolved_yaml(config_file, overrides))  # bare keys go to the stage that has them, as in dior track
 
 
 def main() -> None:

@@ -39,6 +39,18 @@ def option(default: Any, help: str, unit: str | None = None, source: str | None 
     return field(default=default, metadata={"help": help, "unit": unit, "source": source})
 
 
+FIXED_MATCH_MAX_COST = 1.2
+"""track.match_max_cost with fixed appearance gates: without mask overlap a match needs cosine >= 0.8."""
+FIXED_RETRIEVAL_MIN_SIMILARITY = 0.6
+"""track.retrieval_min_similarity with fixed appearance gates."""
+FIXED_THETA_1 = 0.7
+"""reid.theta_1 with theta_1_gate fixed (DIOR names theta_1 but gives no value: dior's own)."""
+MATCH_GATE_SIGMA = 4.0
+RETRIEVAL_GATE_SIGMA = 3.5
+THETA_1_SIGMA = 3.0
+"""Default k of the auto gates (gate = mean + k std of intra-frame cosines), chosen by measurement."""
+
+
 @dataclass(frozen=True)
 class TrackConfig:
     """``dior track``: the online DIOR tracker."""
@@ -48,8 +60,11 @@ class TrackConfig:
     stack_recent: int = option(5, "embeddings from a track's most recent frames kept in its feature stack", "frames", "DIOR sec. 3.4")
     match_min_iom: float = option(0.0, "matching gate: least IoM between a detection and the track's mask in the previous frame (0 = off: appearance can carry a match across a jump)", "fraction")
     match_min_similarity: float = option(0.2, "matching gate: least max-cosine between a detection and the track's feature stack", "cosine")
-    match_max_cost: float = option(1.2, "matching gate: largest cost 2 - IoM - max-cosine (with no overlap a match needs cosine >= 0.8); on masks alone the gate is IoM > 0", "cost")
-    retrieval_min_similarity: float = option(0.6, "short-term retrieval gate: least max-cosine with a lost track's feature stack", "cosine")
+    appearance_gates: Literal["auto", "fixed"] = option("auto", "auto: match_max_cost and retrieval_min_similarity, where not given a number, are read from the sequence: gate = min(fixed value, mean + k std of the cosines between distinct detections of one frame) (same class; the first 200 frames holding such a pair; the fixed value where fewer than 30 pairs exist): lower gates for encoders whose distinct objects look less alike than OSNet's, never higher; fixed: dior's fixed values (no-overlap cosine 0.8, retrieval 0.6), which suit OSNet")
+    match_max_cost: float | None = option(None, f"matching gate: largest cost 2 - IoM - max-cosine, so a match without mask overlap needs cosine >= 2 - match_max_cost; null: 2 - min(0.8, mean + match_gate_sigma std) with auto gates, {FIXED_MATCH_MAX_COST} with fixed ones (cosine >= {2 - FIXED_MATCH_MAX_COST:.1f} without overlap); on masks alone the gate is IoM > 0", "cost")
+    retrieval_min_similarity: float | None = option(None, f"short-term retrieval gate: least max-cosine with a lost track's feature stack; null: min(0.6, mean + retrieval_gate_sigma std) with auto gates, {FIXED_RETRIEVAL_MIN_SIMILARITY} with fixed ones", "cosine")
+    match_gate_sigma: float = option(MATCH_GATE_SIGMA, "auto gates: a match without mask overlap needs cosine >= min(0.8, mean + this many std of the intra-frame (different-identity) cosines); chosen by measurement (README, dior track, appearance gates)", "std")
+    retrieval_gate_sigma: float = option(RETRIEVAL_GATE_SIGMA, "auto gates: short-term retrieval needs max-cosine >= min(0.6, mean + this many std of the intra-frame cosines); chosen by measurement (README, dior track, appearance gates)", "std")
     retrieval_min_iom: float = option(0.3, "short-term retrieval gate on masks alone: least IoM with a lost track's last mask", "fraction")
     new_track_score: float = option(0.5, "least detection score that starts a new track", "score")
 
@@ -57,6 +72,9 @@ class TrackConfig:
         _require(self.n1_seconds > 0, "track.n1_seconds must be positive")
         _require(0 <= self.match_min_iom <= 1 and 0 <= self.retrieval_min_iom <= 1, "track.*_min_iom must be in [0, 1]")
         _require(self.stack_first >= 0 and self.stack_recent >= 1, "track.stack_first must be >= 0 and track.stack_recent >= 1")
+        _require(self.match_max_cost is None or 0 <= self.match_max_cost <= 3, "track.match_max_cost must be in [0, 3] (or null: read from the data)")
+        _require(self.retrieval_min_similarity is None or -1 <= self.retrieval_min_similarity <= 1, "track.retrieval_min_similarity must be in [-1, 1] (or null)")
+        _require(abs(self.match_gate_sigma) < 100 and abs(self.retrieval_gate_sigma) < 100, "track.match_gate_sigma and retrieval_gate_sigma must be finite numbers of std (|k| < 100)")
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,9 @@ class ReidConfig:
 
     method: Literal["remots", "dior"] = option("remots", "remots: hierarchical merging with data-driven thresholds; dior: long-term re-ID")
     n2_seconds: float = option(1.0, "dior method: largest time gap between two tracklets that may be joined", "s", "DIOR sec. 4.1 (N2)")
-    theta_1: float = option(0.7, "dior method: two tracklets are joined only if their appearance cosine exceeds this (DIOR sec. 3.4's theta_1; the paper gives no value, 0.7 is dior's own default)", "cosine")
+    theta_1: float | None = option(None, f"dior method: two tracklets are joined only if their appearance cosine exceeds this (DIOR sec. 3.4's theta_1; the paper gives no value); null: min(0.7, mean + theta_1_sigma std of the intra-frame cosines) with theta_1_gate auto, {FIXED_THETA_1} (dior's own default) with fixed", "cosine")
+    theta_1_gate: Literal["auto", "fixed"] = option("fixed", f"dior method (and dior track --offline-reid), theta_1 unset: fixed: {FIXED_THETA_1}; auto: read from the sequence like track.appearance_gates (the fixed value where fewer than 30 intra-frame pairs exist). Fixed by default: over a long video a lowered theta_1 finds chance look-alikes among the many candidates and joins distinct objects (measured, README dior reid)")
+    theta_1_sigma: float = option(THETA_1_SIGMA, "theta_1_gate auto: theta_1 = min(0.7, mean + this many std of the intra-frame (different-identity) cosines); chosen by measurement (README, dior track, appearance gates)", "std")
     theta_t_seconds: float = option(0.5, "remots method: largest time gap between merged tracklets (15 frames at 30 fps)", "s", "ReMOTS sec. 2.5 (theta_t)")
     sigma_k: float = option(3.0, "remots method: theta_short = mean + sigma_k * std of different-identity similarities", "std", "ReMOTS sec. 2.3 (theta_app_short)")
     flow_scale: float = option(0.5, "remots method with --frames: resolution factor at which optical flow is computed", "fraction")
@@ -75,6 +95,8 @@ class ReidConfig:
     def __post_init__(self) -> None:
         _require(self.n2_seconds > 0 and self.theta_t_seconds > 0, "reid.n2_seconds and reid.theta_t_seconds must be positive")
         _require(self.sigma_k >= 0, "reid.sigma_k must not be negative")
+        _require(self.theta_1 is None or -1 <= self.theta_1 <= 1, "reid.theta_1 must be in [-1, 1] (or null: read from the data)")
+        _require(abs(self.theta_1_sigma) < 100, "reid.theta_1_sigma must be a finite number of std (|k| < 100)")
         _require(0 < self.flow_scale <= 1, "reid.flow_scale must be in (0, 1]")
 
 
@@ -133,6 +155,9 @@ class TrainConfig:
     contrast: float = option(0.2, "colour jitter: largest relative contrast change", "fraction")
     saturation: float = option(0.2, "colour jitter: largest relative saturation change", "fraction")
     hue: float = option(0.0, "colour jitter: largest hue shift (0 = off; the class of an object does not depend on its colour, but its identity does)", "turns")
+    emb_classifier: Literal["linear", "cosine"] = option("cosine", "loss_emb's identity classifier on the unit embeddings: cosine: emb_scale x the cosine with one learned unit prototype per identity (NormFace/AdaCos); linear: a linear layer with bias, as DIOR sec. 3.3 (its logits stay small, so it learns slowly; runs from before this setting used it). Chosen by measurement (README, dior train)", None, "DIOR sec. 3.3")
+    emb_scale: float | None = option(None, "emb_classifier cosine: the logit scale s (at the start, when learned); null: sqrt(2) ln(C - 1) for the C identities of the data (AdaCos's fixed scale)", "factor")
+    emb_scale_learned: bool = option(False, "emb_classifier cosine: true: train s with the network, starting at emb_scale; false: keep it fixed (measured better, README dior train)")
 
     def __post_init__(self) -> None:
         _require(self.iterations >= 1 and self.batch >= 1, "train.iterations and train.batch must be at least 1")
@@ -145,6 +170,7 @@ class TrainConfig:
         _require(0 <= self.flip_prob <= 1 and 0 < self.scale_min <= self.scale_max, "train.flip_prob must be in [0, 1] and 0 < train.scale_min <= train.scale_max")
         _require(min(self.brightness, self.contrast, self.saturation) >= 0, "train.brightness, contrast and saturation must not be negative")
         _require(0 <= self.hue <= 0.5 and self.seed >= 0, "train.hue must be in [0, 0.5] and train.seed >= 0")
+        _require(self.emb_scale is None or 0 < self.emb_scale < 1000, "train.emb_scale must be in (0, 1000) (or null: sqrt(2) ln(C - 1))")
 
     def learning_rate(self, iteration: int) -> float:
         """The learning rate of step ``iteration`` (0-based): linear warm-up, then step decay."""

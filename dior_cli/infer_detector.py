@@ -109,7 +109,8 @@ def load_pipeline(settings: DetectorSettings, *, detector_weights: str | None, r
 
         selfie_file = resolve("selfie_segmentation")
         segmenter = load_selfie_segmenter(selfie_file.path)
-        producer_masks.update(segmenter=str(selfie_file.path), segmenter_sha256=sha256_file(selfie_file.path))
+        producer_masks.update(segmenter=str(selfie_file.path), segmenter_sha256=sha256_file(selfie_file.path),
+                              segmenter_runtime=segmenter.runtime)  # litert where installed, else opencv
     producer = {
         "dior_version": __version__, "detector": "yolox_nano", "weights": str(detector_file.path),
         "weights_sha256": sha256_file(detector_file.path), "encoder": "osnet", "encoder_weights": str(osnet_file.path),

@@ -125,7 +125,7 @@ class Detections:
 
     def rows_by_frame(self, num_frames: int) -> list[np.ndarray]:
         """Row indices (det_ids) of each frame ``0..num_frames-1``, in row order."""
-        return _group_rows(self.frame, num_frames)
+        return group_rows(self.frame, num_frames)
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,10 +180,11 @@ class MotsRows:
 
     def rows_by_frame(self, num_frames: int) -> list[np.ndarray]:
         """Row indices of each frame ``0..num_frames-1``, in file order."""
-        return _group_rows(self.frame, num_frames)
+        return group_rows(self.frame, num_frames)
 
 
-def _group_rows(frames: np.ndarray, num_frames: int) -> list[np.ndarray]:
+def group_rows(frames: np.ndarray, num_frames: int) -> list[np.ndarray]:
+    """Row indices of each frame ``0..num_frames-1`` of ``(N,)`` 0-based frames, in row order."""
     order = np.argsort(frames, kind="stable")  # (N,)
     bounds = np.searchsorted(frames[order], np.arange(num_frames + 1))  # (F+1,)
     return [order[bounds[t] : bounds[t + 1]] for t in range(num_frames)]

@@ -38,8 +38,12 @@ def settings_changes(recorded: dict[str, Any] | None, current: dict[str, Any]) -
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes (what ``producer["input_sha256"]`` records)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Hex sha256 of a file's bytes (what ``producer["input_sha256"]`` records), read 4 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def skipped_entry(links_path: str | os.PathLike, current: dict[str, Any], input_path: str | os.PathLike) -> dict[str, Any]:

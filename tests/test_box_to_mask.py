@@ -151,6 +151,23 @@ def test_nearly_empty_masks_fall_back_to_the_ellipse_and_say_so():
     assert segmenter.crops == [(80, 80)]  # the 40 x 80 box widened to a square of its longer side
 
 
+def test_frame_masks_are_the_full_frame_masks_of_each_method(rng):
+    """masks_for_frame works on box windows only; its RLEs must be pycocotools' encoding of the
+    full-frame masks the methods define, for boxes inside, across the edge, off the frame,
+    fractional and degenerate (disjoint boxes, so nothing is reassigned)."""
+    image = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    boxes = np.array([[2.0, 3.0, 11.5, 17.2], [14.3, -4.0, 25.0, 9.0], [40.0, 20.0, 60.0, 45.0], [30.0, 30.0, 30.0, 34.0],
+                      [-20.0, -9.0, -3.0, -1.0], [28.2, 12.6, 35.9, 24.4]])
+    for method, expected in (("box", lambda b: box_mask(b, image.shape[:2])), ("ellipse", lambda b: ellipse_mask(b, image.shape[:2])),
+                             ("selfie", lambda b: selfie_mask(image, b, FixedSegmenter(0.7)))):
+        masker = BoxMasker(methods={PEDESTRIAN: method}, fallback=None, segmenter=FixedSegmenter(0.7))
+        result = masker.masks_for_frame(image, boxes, np.full(len(boxes), PEDESTRIAN), np.arange(len(boxes), dtype=float))
+        assert result.pixels_reassigned == 0
+        for k, box in enumerate(boxes):
+            assert result.rles[k] == mask_ops.encode(expected(box)), (method, k)
+        assert list(result.empty) == [expected(b).sum() == 0 for b in boxes]
+
+
 def test_no_boxes_give_correctly_shaped_empty_output():
     masker = BoxMasker(methods={CAR: "bgsub", PEDESTRIAN: "ellipse"})
     image = np.zeros((12, 16, 3), dtype=np.uint8)
@@ -243,8 +260,12 @@ def test_selfie_and_grabcut_handle_boxes_that_leave_the_frame(segmenter):
         assert mask.shape == image.shape[:2] and not mask[~inside].any()
 
 
-def test_selfie_opencv_reading_matches_an_independent_tflite_interpreter(segmenter):
+def test_selfie_opencv_reading_matches_an_independent_tflite_interpreter():
+    from dior_cli.model.selfie import load_selfie_segmenter
+
     litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (independent TFLite runtime) not installed")
+    segmenter = load_selfie_segmenter(require(SELFIE), runtime="opencv")
+    assert segmenter.runtime == "opencv"
     image, _, _ = davis_crop("dance-twirl", "00000")
     rgb01 = cv2.resize(image, (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0  # (256, 256, 3)
     interpreter = litert.Interpreter(model_path=str(SELFIE), num_threads=1)
@@ -258,6 +279,37 @@ def test_selfie_opencv_reading_matches_an_independent_tflite_interpreter(segment
     assert reference.max() > 0.99 and (reference > 0.5).mean() > 0.05  # the reference sees the dancer
     assert np.abs(ours - reference).max() < 1e-3
     assert ((ours >= 0.5) == (reference >= 0.5)).mean() > 0.999
+
+
+def test_the_litert_runtime_gives_the_opencv_reading_on_a_real_person():
+    """Where ai-edge-litert is installed the default runtime is LiteRT (faster); its masks must be
+    those of the OpenCV reading, which the test above checks against the TFLite reference."""
+    pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert not installed")
+    from dior_cli.model.selfie import load_selfie_segmenter
+
+    fast, opencv = load_selfie_segmenter(require(SELFIE)), load_selfie_segmenter(SELFIE, runtime="opencv")
+    assert fast.runtime == "litert"
+    image, truth, box = davis_crop("dance-twirl", "00000")
+    rgb01 = cv2.resize(image, (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0  # (256, 256, 3)
+    ours, reference = fast.network_probability(rgb01), opencv.network_probability(rgb01)
+    assert reference.max() > 0.99 and np.abs(ours - reference).max() < 1e-3
+    fast_mask, opencv_mask = selfie_mask(image, box, fast), selfie_mask(image, box, opencv)
+    assert (fast_mask != opencv_mask).mean() < 1e-3 and iou(fast_mask, truth) >= 0.75
+
+
+def test_without_litert_the_default_runtime_is_opencv_and_forcing_it_is_an_error(monkeypatch):
+    import sys
+
+    from dior_cli.model.selfie import load_selfie_segmenter
+
+    require(SELFIE)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import fails as if not installed
+    assert load_selfie_segmenter(SELFIE).runtime == "opencv"
+    with pytest.raises(FormatError) as caught:
+        load_selfie_segmenter(SELFIE, runtime="litert")
+    assert str(SELFIE) in str(caught.value) and "ai-edge-litert is not installed" in str(caught.value)
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        load_selfie_segmenter(SELFIE, runtime="tensorrt")
 
 
 def test_a_missing_selfie_file_is_named(tmp_path):

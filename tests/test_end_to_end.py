@@ -30,8 +30,12 @@ identity over masks alone (gains about 0, as the untrained head's +0.000 on grou
 masks shows) and separates identities no better than at initialisation (AUC 0.789).
 
 Since the samplers draw from their own generator (not torch's global one) the draws differ from
-the table's; at 1 thread the current code gives HOTA 0.522, IDF1 0.700, IDF1 gain +0.083 on
+the table's; at 1 thread that code gave HOTA 0.522, IDF1 0.700, IDF1 gain +0.083 on
 trained detections and +0.132 on ground-truth masks, AUC 0.968 (0.789), sMOTSA 0.281.
+With the cosine identity classifier (``train.emb_classifier``'s default) and the tracker's gates
+read from the data, the current code gives HOTA 0.477, IDF1 0.620, IDF1 gain +0.073 on trained
+detections and +0.072 on ground-truth masks, AUC 0.941 (0.789), sMOTSA 0.225 at 1 thread
+(README, dior train, compares it with the linear classifier over two seeds).
 
 The baselines are fair ones: the same trained detections tracked on masks alone, the
 ground-truth masks tracked on masks alone, and the untrained head's embeddings of the very
@@ -147,13 +151,13 @@ def _line(name: str, m: dict) -> str:
 
 def test_training_lowers_the_losses(pipeline):
     """Mean of the last 20 steps against the first 20: classification, mask and objectness fall by
-    30 % or more, the identity loss by 15 % (it starts at ln(identities) and falls slowly: the
-    classifier reads unit-length embeddings, so its logits are small). loss_box_reg is left out:
-    it averages over the positive proposals, which are few and easy at the start. Measured at 1 and
-    2 threads: factors 0.46/0.47, 0.30/0.30, 0.11/0.11 and 0.77/0.76."""
+    30 % or more, the identity loss by half or more (it starts at ln(identities)). loss_box_reg is
+    left out: it averages over the positive proposals, which are few and easy at the start.
+    Measured at 1 thread: factors 0.40, 0.31, 0.11 and 0.17 (with the linear identity classifier,
+    whose logits stay small on unit-length embeddings, loss_emb fell only to 0.77, at 1 and 2 threads)."""
     log = [json.loads(line) for line in (Path(pipeline["summary"]["out"]) / "train_log.jsonl").read_text().splitlines()]
     first, last = log[:20], log[-20:]
-    for name, factor in (("loss_classifier", 0.7), ("loss_mask", 0.7), ("loss_objectness", 0.7), ("loss_emb", 0.85)):
+    for name, factor in (("loss_classifier", 0.7), ("loss_mask", 0.7), ("loss_objectness", 0.7), ("loss_emb", 0.5)):
         assert np.mean([e[name] for e in last]) < factor * np.mean([e[name] for e in first]), name
 
 

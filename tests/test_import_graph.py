@@ -23,7 +23,8 @@ PACKAGE = REPO / "dior_cli"
 STAGES = {  # stage -> its modules' dotted-name prefixes
     "infer": ("dior_cli.infer", "dior_cli.infer_given", "dior_cli.infer_detector"),
     "adapt": ("dior_cli.adapt",),
-    "train": ("dior_cli.train",),
+    "train": ("dior_cli.train", "dior_cli.train_loop", "dior_cli.train_sampler", "dior_cli.train_distributed",
+              "dior_cli.train_progress", "dior_cli.train_state", "dior_cli.train_log"),
     "track": ("dior_cli.track",),
     "reid": ("dior_cli.reid",),
     "evaluate": ("dior_cli.evaluate",),
@@ -31,7 +32,8 @@ STAGES = {  # stage -> its modules' dotted-name prefixes
 }
 # Above the stages: they may call any stage. train_validation is training's validation, which
 # ARCHITECTURE.md lets call the stages' own code.
-ORCHESTRATORS = ("dior_cli.cli", "dior_cli.__main__", "dior_cli.run", "dior_cli.cli_usage",
+ORCHESTRATORS = ("dior_cli.cli", "dior_cli.__main__", "dior_cli.run", "dior_cli.cli_usage", "dior_cli.cli_options",
+                 "dior_cli.cli_summaries", "dior_cli.config_values", "dior_cli.weights_table",
                  "dior_cli.inspection", "dior_cli.inspection_commands", "dior_cli.train_validation")
 TORCH_FREE = ("track", "reid", "evaluate", "render")
 TRAINING_VALIDATION = ("dior_cli.train", "dior_cli.train_validation")  # the training stage runs its own validation

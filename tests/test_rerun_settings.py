@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dior_cli.cli import app
+from dior_cli.config import ReidConfig
 from dior_cli.rerun import settings_changes
 from tests.track.test_scenarios import box, write_sequence
 
@@ -46,7 +47,9 @@ def test_other_settings_are_named_with_the_way_to_redo(dets):
     assert "s: skipped, but its outputs were made differently from what this run asks" in text
     assert "offline_reid: false -> true" in text and "track.n1_seconds: 0.2 -> 0.5" in text and "--overwrite" in text
     entry = summary("track", str(dets), "--offline-reid")["sequences"]["s"]
-    assert entry["changed"] == ["offline_reid: false -> true", "reid.n2_seconds: null -> 1.0", "reid.theta_1: null -> 0.7"]
+    reid = ReidConfig()  # theta_1 itself is unset (read from the data) both times: only its rule's settings appear
+    assert entry["changed"] == ["offline_reid: false -> true", "reid.n2_seconds: null -> 1.0", f'reid.theta_1_gate: null -> "{reid.theta_1_gate}"',
+                                f"reid.theta_1_sigma: null -> {reid.theta_1_sigma}"]
     redone = summary("track", str(dets), "--offline-reid", "--overwrite")["sequences"]["s"]
     assert "skipped" not in redone and summary("track", str(dets), "--offline-reid")["sequences"]["s"] == {"skipped": "outputs exist (use --overwrite)"}
 

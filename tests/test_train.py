@@ -19,7 +19,7 @@ from dior_cli.cli import app
 from dior_cli.config import TrainConfig
 from dior_cli.data.synthetic import SyntheticConfig, write_dataset
 from dior_cli.model.checkpoint import load_checkpoint
-from dior_cli.train import StepSampler
+from dior_cli.train_sampler import StepSampler
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -185,3 +185,39 @@ def test_validation_runs_the_users_pipeline_and_logs_its_numbers(tiny_data, tmp_
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["sequences"] == ["synth0000", "synth0001"]
     assert metrics["combined"]["class_average"]["sMOTSA"] == headline["sMOTSA"]
+
+
+def test_cosine_classifier_learns_its_scale_only_when_asked(tiny_data, tmp_path):
+    out = tmp_path / "cosine"
+    args = ["train", str(tiny_data), "--init", "none", "--device", "cpu", "--out", str(out), *_sets(TINY_MODEL), *_sets(TINY_TRAIN),
+            "--set", "iterations=2", "--set", "emb_classifier=cosine", "--set", "emb_scale=5"]
+    assert runner.invoke(app, [*args, "--set", "emb_scale_learned=true"]).exit_code == 0
+    model, meta = load_checkpoint(out / "weights" / "final.pt")  # a cosine-trained checkpoint loads like any other
+    scale = model.embedding_head.identity_logit_scale.item()
+    assert scale != 5.0 and abs(scale - 5.0) < 1.0  # learned: two small steps away from its start
+    state = load_checkpoint(out / "checkpoints" / "last.pt")[1]["train_state"]
+    assert state["train_config"]["emb_classifier"] == "cosine" and state["train_config"]["emb_scale"] == 5.0
+    fixed = tmp_path / "fixed"
+    args_fixed = [*args[:7], str(fixed), *args[8:]]  # emb_scale_learned: false by default
+    assert runner.invoke(app, args_fixed).exit_code == 0
+    assert load_checkpoint(fixed / "weights" / "final.pt")[0].embedding_head.identity_logit_scale.item() == 5.0
+
+
+def test_a_checkpoint_from_before_the_classifier_settings_resumes_as_linear(tiny_data, tmp_path):
+    """last.pt written before train.emb_classifier existed: no such keys in its train_config, no
+    scale in its weights. It resumes with the linear classifier and refuses the cosine one by name."""
+    out = tmp_path / "old"
+    args = ["train", str(tiny_data), "--init", "none", "--device", "cpu", "--out", str(out), *_sets(TINY_MODEL), *_sets(TINY_TRAIN),
+            "--set", "iterations=2", "--set", "checkpoint_every=1", "--set", "emb_classifier=linear"]
+    assert runner.invoke(app, args).exit_code == 0
+    last = out / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    for key in ("emb_classifier", "emb_scale", "emb_scale_learned"):
+        del payload["train_state"]["train_config"][key]
+    del payload["state_dict"]["embedding_head.identity_logit_scale"]
+    torch.save(payload, last)
+    refused = runner.invoke(app, [*args, "--set", "emb_classifier=cosine", "--resume"])
+    assert refused.exit_code == 1 and "(emb_classifier)" in refused.output
+    resumed = runner.invoke(app, [*args, "--resume", "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["resumed_from"] == 2

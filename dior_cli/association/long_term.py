@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dior_cli.association.grouping import group_sums
+from dior_cli.association.grouping import RunningGroupSums, group_sums
 
 _CHUNK_VALUES = 1 << 20  # float64 values gathered per pass of pair scoring (8 MB)
 
@@ -146,6 +146,16 @@ def link_tracklets(
 
     p, q = window_pairs(spans.first, spans.last, spans.class_id, max_gap_frames)  # (P,)
     similarity = pair_similarity(appearance, p, q)  # (P,)
+    new_id, joins = join_best_first(spans, p, q, similarity, min_similarity)
+    relinked = obj_ids.copy()
+    relinked[tracked] = new_id[index]
+    return relinked, joins
+
+
+def join_best_first(spans: TrackletSpans, p: np.ndarray, q: np.ndarray, similarity: np.ndarray,
+                    min_similarity: float) -> tuple[np.ndarray, list[Join]]:
+    """Join candidate pairs ``(p, q)`` (tracklet indices, ``q`` after ``p``) best first; return the
+    new id of each tracklet ``(T,)`` (its chain's first) and the joins made."""
     keep = similarity > min_similarity
     p, q, similarity = p[keep], q[keep], similarity[keep]
     gap = spans.first[q] - spans.last[p]  # (P,) frames from p's end to q's start
@@ -158,11 +168,111 @@ def link_tracklets(
         if successor[a] == -1 and predecessor[b] == -1:
             successor[a], predecessor[b] = b, a
             joins.append(Join(int(spans.ids[a]), int(spans.ids[b]), float(similarity[k]), int(gap[k])))
+    return chain_heads(successor, predecessor, spans.ids), joins
 
-    new_id = chain_heads(successor, predecessor, spans.ids)
-    relinked = obj_ids.copy()
-    relinked[tracked] = new_id[index]
-    return relinked, joins
+
+class StreamingLinker:
+    """:func:`link_tracklets` fed one frame at a time, for a sequence too long to hold: the same
+    joins, bit for bit, from per-tracklet summaries.
+
+    Per tracklet it keeps its class, first and last frame and (while its rows come in) the running
+    sum of its embeddings; once the tracklet is ended (:meth:`end_all_but`) and summed, its unit
+    appearance joins a pool, its pairs with the pooled tracklets that end inside its window are
+    scored, and pooled tracklets that no later tracklet can pair with are dropped. Memory: the
+    tracklets alive or within ``max_gap_frames`` of one, the candidate pairs above theta_1, and
+    four numbers per tracklet.
+
+    Args: as :func:`link_tracklets`; ``dim`` is D.
+    """
+
+    def __init__(self, *, max_gap_frames: int, min_similarity: float, dim: int) -> None:
+        self.max_gap_frames, self.min_similarity = int(max_gap_frames), float(min_similarity)
+        self._sums = RunningGroupSums(dim)
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._class: dict[int, int] = {}
+        self._last_row: dict[int, int] = {}  # index of its last row among the tracked rows
+        self._rows = 0  # tracked rows seen
+        self._frame = -1  # the latest frame added
+        self._open: set[int] = set()  # may still get rows
+        self._ended: set[int] = set()  # no more rows, waiting for their sums
+        self._pool: dict[int, np.ndarray] = {}  # complete tracklets that later ones may still pair with: unit (D,) float64
+        self._pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (p ids, q ids, similarity) above theta_1
+
+    def add(self, frame: int, obj_ids: np.ndarray, class_ids: np.ndarray, embeddings: np.ndarray) -> None:
+        """One frame's rows (in row order): ``(K,)`` object ids (0 = untracked, ignored), classes and ``(K, D)`` rows."""
+        self._frame = int(frame)
+        tracked = np.flatnonzero(np.asarray(obj_ids) > 0)
+        if tracked.size == 0:
+            return
+        ids = np.asarray(obj_ids)[tracked]
+        for k, (obj_id, cls) in enumerate(zip(ids.tolist(), np.asarray(class_ids)[tracked].tolist())):
+            if obj_id not in self._open:
+                if obj_id in self._first:
+                    raise RuntimeError(f"tracklet {obj_id} got a row after it was ended")
+                self._open.add(obj_id)
+                self._first[obj_id] = int(frame)
+            self._last[obj_id] = int(frame)
+            self._class[obj_id] = cls  # the last row's class, as link_tracklets
+            self._last_row[obj_id] = self._rows + k
+        self._rows += tracked.size
+        self._sums.add(ids, np.asarray(embeddings)[tracked])
+
+    def end_all_but(self, live: set[int]) -> None:
+        """Every tracklet not in ``live`` gets no more rows (the tracker has terminated it)."""
+        ended = self._open - live
+        if ended:
+            self._open -= ended
+            self._ended |= ended
+        self._complete()
+
+    def finish(self) -> tuple[dict[int, int], list[Join]]:
+        """End every tracklet; return ``{old id: new id}`` (ids that change only) and the joins."""
+        self._sums.flush_all()
+        self.end_all_but(set())
+        ids = np.array(sorted(self._first), dtype=np.int64)  # (T,)
+        spans = TrackletSpans(ids=ids, class_id=np.array([self._class[i] for i in ids.tolist()], dtype=np.int64),
+                              first=np.array([self._first[i] for i in ids.tolist()], dtype=np.int64),
+                              last=np.array([self._last[i] for i in ids.tolist()], dtype=np.int64))
+        if self._pairs:
+            p_ids, q_ids, similarity = (np.concatenate(column) for column in zip(*self._pairs))
+        else:
+            p_ids = q_ids = np.zeros(0, np.int64)
+            similarity = np.zeros(0)
+        new_id, joins = join_best_first(spans, np.searchsorted(ids, p_ids), np.searchsorted(ids, q_ids), similarity, self.min_similarity)
+        return {int(a): int(b) for a, b in zip(ids.tolist(), new_id.tolist()) if a != b}, joins
+
+    def _complete(self) -> None:
+        """Pool the ended tracklets whose rows are all summed; score their pairs; drop what no later tracklet can use."""
+        ready = sorted(i for i in self._ended if self._last_row[i] < self._sums.flushed)
+        if not ready:
+            return
+        self._ended.difference_update(ready)
+        sums = np.stack([self._sums.sums.pop(i) for i in ready])  # (k, D)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)  # (k, 1)
+        sums /= np.where(norms > 0, norms, 1.0)
+        self._pool.update(zip(ready, sums))
+        pool_ids = np.array(list(self._pool), dtype=np.int64)  # (M,)
+        pool_last = np.array([self._last[i] for i in pool_ids.tolist()], dtype=np.int64)
+        pool_class = np.array([self._class[i] for i in pool_ids.tolist()], dtype=np.int64)
+        for q in ready:
+            gaps = self._first[q] - pool_last
+            p = pool_ids[(gaps >= 1) & (gaps <= self.max_gap_frames) & (pool_class == self._class[q])]
+            if p.size == 0:
+                continue
+            stack = np.stack([self._pool[i] for i in p.tolist()] + [self._pool[q]])  # (k + 1, D)
+            similarity = pair_similarity(stack, np.arange(p.size), np.full(p.size, p.size))  # (k,)
+            keep = similarity > self.min_similarity
+            if keep.any():
+                self._pairs.append((p[keep], np.full(int(keep.sum()), q, dtype=np.int64), similarity[keep]))
+        # a pooled p is needed while a tracklet not yet complete (or one still to start, after the
+        # latest frame) may start in (last_p, last_p + gap]
+        never = np.iinfo(np.int64).max
+        waiting = np.sort(np.array([self._first[i] for i in self._open | self._ended] + [never], dtype=np.int64))
+        next_start = waiting[np.searchsorted(waiting, pool_last, side="right")]  # (M,) first start after each p's end
+        needed = (pool_last + self.max_gap_frames > self._frame) | (next_start <= pool_last + self.max_gap_frames)
+        for i in pool_ids[~needed].tolist():
+            del self._pool[i]
 
 
 def chain_heads(successor: np.ndarray, predecessor: np.ndarray, ids: np.ndarray) -> np.ndarray:

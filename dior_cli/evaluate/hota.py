@@ -51,26 +51,40 @@ Result = dict[str, Any]
 def _frame_normalised_similarity(lay: FrameLayout) -> np.ndarray:
     """(E,) ``s / (col_sum + row_sum - s)`` per frame, bit-identical to TrackEval.
 
-    Frames are grouped by shape and each group is reduced as a (F, G, P) stack: numpy sums
-    every row and column of a stack in the same order as it does for a single (G, P) frame.
+    TrackEval sums the rows and columns of each dense frame block with numpy. A row or column
+    with at most two non-zero values has the same sum in any order of addition (adding an
+    exact zero changes nothing), so those sums come from ``np.bincount`` over the stored
+    entries. Frames where some row or column holds three or more are rebuilt densely, grouped
+    by shape, and each group is reduced as a (F, G, P) stack: numpy sums every row and column
+    of a stack in the same order as it does for a single (G, P) frame.
     """
     out = np.zeros_like(lay.sim)  # (E,)
-    sizes = lay.n_gt * lay.n_pred  # (T,)
-    used = np.flatnonzero(sizes > 0)
+    if lay.sim.size == 0:
+        return out
+    row_sum = np.bincount(lay.ent_row, weights=lay.sim, minlength=lay.gt.size)  # (N_g,)
+    col_sum = np.bincount(lay.ent_col, weights=lay.sim, minlength=lay.pred.size)  # (N_p,)
+    denom = col_sum[lay.ent_col] + row_sum[lay.ent_row] - lay.sim  # (E,)
+    ok = denom > 0 + EPS
+    out[ok] = lay.sim[ok] / denom[ok]
+    nonzero = lay.sim != 0
+    crowded = np.zeros(lay.num_frames, dtype=bool)  # (T,) frames that need numpy's own order
+    crowded[lay.gt_frame[np.bincount(lay.ent_row[nonzero], minlength=lay.gt.size) > 2]] = True
+    crowded[lay.pred_frame[np.bincount(lay.ent_col[nonzero], minlength=lay.pred.size) > 2]] = True
+    used = np.flatnonzero(crowded)
     if used.size == 0:
         return out
     shape_key = lay.n_gt[used] * (int(lay.n_pred.max()) + 1) + lay.n_pred[used]  # (T',)
     order = np.argsort(shape_key, kind="stable")
     bounds = np.flatnonzero(np.diff(shape_key[order])) + 1
     for group in np.split(used[order], bounds):
-        g, p = int(lay.n_gt[group[0]]), int(lay.n_pred[group[0]])
-        pos = lay.ent_off[group][:, None] + np.arange(g * p)[None, :]  # (F, G*P)
-        stack = lay.sim[pos].reshape(-1, g, p)  # (F, G, P), C-contiguous
+        stack = np.stack([lay.frame_block(lay.sim, int(t)) for t in group])  # (F, G, P), C-contiguous
         denom = stack.sum(1)[:, None, :] + stack.sum(2)[:, :, None] - stack  # (F, G, P)
-        ok = denom > 0 + EPS
+        good = denom > 0 + EPS
         iou = np.zeros_like(stack)
-        iou[ok] = stack[ok] / denom[ok]
-        out[pos.ravel()] = iou.ravel()
+        iou[good] = stack[good] / denom[good]
+        for f, t in enumerate(group.tolist()):
+            lo, hi = int(lay.ent_off[t]), int(lay.ent_off[t + 1])
+            out[lo:hi] = iou[f][lay.ent_row[lo:hi] - lay.gt_off[t], lay.ent_col[lo:hi] - lay.pred_off[t]]
     return out
 
 
@@ -89,21 +103,23 @@ def _matches(
     n_pairs = seq.num_gt_ids * n_pred_ids
     if n_pairs > _DENSE_PAIRS:  # many ids: number only the pairs that occur
         pair = np.unique(pair, return_inverse=True)[1].ravel()
-        n_pairs = int(pair.max()) + 1
-    # Sequential per-pair accumulation in frame order, as TrackEval's `+=` loop.
+        n_pairs = int(pair.max()) + 1 if pair.size else 0
+    # Sequential per-pair accumulation in frame order, as TrackEval's `+=` loop (its other
+    # entries add exact zeros).
     potential = np.bincount(pair, weights=_frame_normalised_similarity(lay), minlength=n_pairs)
     pot = potential[pair]  # (E,)
     alignment = pot / (gt_count[lay.ent_g] + pred_count[lay.ent_p] - pot)  # (E,)
-    score = alignment * lay.sim  # (E,)
+    score = alignment * lay.sim  # (E,) absent entries: alignment * 0 = 0 in TrackEval
 
     # Zero-score pairs never count: score 0 implies similarity below the lowest alpha.
     positive = score > 0
     conflict = lay.frames_with_conflicts(positive)  # (T,)
     picked = [np.flatnonzero(positive & ~conflict[lay.ent_frame])]  # entry indices
-    for t in np.flatnonzero(conflict):
+    for t in np.flatnonzero(conflict).tolist():
         block = lay.frame_block(score, t)  # (G_t, P_t)
         rows, cols = linear_sum_assignment(-block)
-        picked.append(lay.ent_off[t] + rows * block.shape[1] + cols)
+        found = lay.entries_at(t, rows, cols)  # absent entries have similarity 0: never a match
+        picked.append(found[found >= 0])
     idx = np.sort(np.concatenate(picked))  # (M',) frame-major, row order inside a frame
     idx = idx[lay.sim[idx] >= _THRESHOLDS[0]]
     return lay.ent_g[idx], lay.ent_p[idx], lay.sim[idx], lay.ent_frame[idx]
@@ -157,19 +173,19 @@ def _loca_sums(frame: np.ndarray, sim: np.ndarray, level: np.ndarray, n_frames: 
     """(19,) summed similarity of the true positives per alpha, bit-identical to TrackEval.
 
     TrackEval adds, per frame and alpha, ``sum(similarity[rows, cols])`` (left to right over
-    the frame's matches in row order, from 0) to a running total, frame by frame. Here one
-    ``np.bincount`` over the keys ``(alpha, frame)`` does the per-frame sums (it adds each
-    bin's items sequentially in input order, and the matches come frame-major in row order),
-    then ``np.cumsum`` (sequential too) adds the frames in order. Frames without matches add
-    an exact 0.
+    the frame's matches in row order, from 0) to a running total, frame by frame. Here, per
+    alpha, one ``np.bincount`` over the frames of the matches that count at it does the
+    per-frame sums (it adds each bin's items sequentially in input order, and the matches come
+    frame-major in row order), then ``np.cumsum`` (sequential too) adds the frames in order.
+    Frames without matches add an exact 0. Memory: the matches and one (19, T) table.
     """
-    m = level.size
-    reps = np.repeat(np.arange(m), level)  # (K,) match of each (match, alpha) item, m-major
-    first = np.cumsum(level) - level  # (M,) first item of each match
-    alpha = np.arange(reps.size) - first[reps]  # (K,) alpha index 0 .. level-1
-    key = alpha * n_frames + frame[reps]  # (K,)
-    per_frame = np.bincount(key, weights=sim[reps], minlength=_N * n_frames)  # (19*T,)
-    return np.cumsum(per_frame.reshape(_N, n_frames), axis=1)[:, -1]  # (19,)
+    per_frame = np.zeros((_N, n_frames))  # (19, T)
+    for a in range(_N):
+        counts = level > a  # (M,) the match counts at alpha a
+        if not counts.any():
+            break  # level > a fails for every later alpha too
+        per_frame[a] = np.bincount(frame[counts], weights=sim[counts], minlength=n_frames)
+    return np.cumsum(per_frame, axis=1)[:, -1] if n_frames else np.zeros(_N)  # (19,)
 
 
 def _association(

@@ -40,10 +40,50 @@ def _max_agreement(seq: SequenceData) -> int:
     preds, p_idx = np.unique(pairs % n_pred_ids, return_inverse=True)  # (C,), (U,)
     if gts.size == pairs.size and preds.size == pairs.size:
         return int(counts.sum())  # each id agrees with one other id only
-    weights = np.zeros((gts.size, preds.size))  # (R, C) agreeing frames per pair
-    weights[g_idx.ravel(), p_idx.ravel()] = counts
-    rows, cols = linear_sum_assignment(weights, maximize=True)
-    return int(round(weights[rows, cols].sum()))
+    g_idx, p_idx = g_idx.ravel(), p_idx.ravel()
+    if gts.size * preds.size <= _DENSE_AGREEMENT:
+        return _solve(g_idx, p_idx, counts, gts.size, preds.size)
+    # Many ids: the matching splits over the connected groups of ids that agree with each
+    # other (a matching's total is the sum over groups), each solved on its own small matrix.
+    group = _connected_groups(g_idx, p_idx + gts.size, gts.size + preds.size)[g_idx]  # (U,) group of each pair
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    total = 0
+    for part in np.split(order, bounds):
+        if part.size == 1:
+            total += int(counts[part[0]])
+            continue
+        rows, row_idx = np.unique(g_idx[part], return_inverse=True)
+        cols, col_idx = np.unique(p_idx[part], return_inverse=True)
+        total += _solve(row_idx.ravel(), col_idx.ravel(), counts[part], rows.size, cols.size)
+    return total
+
+
+_DENSE_AGREEMENT = 1 << 22  # up to this many (gt id, pred id) cells, solve one dense matrix
+
+
+def _solve(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, n_rows: int, n_cols: int) -> int:
+    """Maximum total of a one-to-one matching on the ``(n_rows, n_cols)`` matrix holding
+    ``counts`` (U,) at ``(rows, cols)`` (U,) and 0 elsewhere."""
+    weights = np.zeros((n_rows, n_cols))  # (R, C) agreeing frames per pair
+    weights[rows, cols] = counts
+    picked_rows, picked_cols = linear_sum_assignment(weights, maximize=True)
+    return int(round(weights[picked_rows, picked_cols].sum()))
+
+
+def _connected_groups(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """(n,) a group label per node of the graph with edges ``(a, b)`` (U,) each: nodes share a
+    label exactly when a path joins them (labels are the smallest node of the group)."""
+    label = np.arange(n)
+    while True:  # min-label propagation with pointer jumping: a few rounds for small groups
+        low = np.minimum(label[a], label[b])  # (U,)
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]  # jump to the label's label
+        if np.array_equal(new, label):
+            return label
+        label = new
 
 
 def compute_identity(seq: SequenceData) -> Result:

@@ -4,16 +4,18 @@
 The stage finds the ground truth and the predictions, evaluates each sequence (in
 parallel over sequences), combines sequences per class as TrackEval does, averages over
 classes when there are several, and returns one document (schema ``dior.metrics/v1``).
-Each sequence's masks are decoded once and its IoU blocks computed once for all frames
-(:mod:`dior_cli.matching`), shared by every class and by the three metric families. Box ground truth is scored against MOT box files, or with
+A mask sequence is read and scored block of frames by block (:func:`_score_masks`): each
+block's masks are decoded once, checked and paired (:mod:`dior_cli.matching`), what the
+metrics need (the intersecting pairs per class) is kept and the masks dropped, so memory
+stays bounded for any length; the three metric families then run once over the whole
+sequence, shared by every class. Box ground truth is scored against MOT box files, or with
 ``boxes`` against the bounding boxes of MOTS masks (:mod:`dior_cli.evaluate.boxes`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import dataclasses
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +23,14 @@ from typing import Any
 import numpy as np
 
 from dior_cli import __version__
-from dior_cli.console import track_progress
 from dior_cli.errors import ConfigError, DiorError, FormatError
 from dior_cli.evaluate import clear, hota, identity
 from dior_cli.evaluate.combine import add_mots_names, class_average_clear, class_average_hota, class_average_identity
-from dior_cli.evaluate.annotation_reading import read_masks
-from dior_cli.evaluate.preprocess import find_overlap, resolve_overlaps
+from dior_cli.evaluate.annotation_reading import CHUNK_BYTES, MaskStream, NotStreamable, as_mots_rows, masks_image_size, read_masks
 from dior_cli.formats.box_layouts import discover_box_ground_truth, holds_box_ground_truth
 from dior_cli.formats.eval_layouts import BOX_BENCHMARKS, GroundTruthSet, discover_ground_truth, find_predictions
-from dior_cli.matching.class_sequence import class_sequence
-from dior_cli.matching.frame_pairs import SequenceMasks, first_overlap_frame, pair_frames
+from dior_cli.matching.class_sequence import ClassPiece, assemble, class_piece
+from dior_cli.matching.frame_pairs import SequenceMasks, first_overlap_frame, first_overlapping_pair, pair_frames
 from dior_cli.matching.mask_runs import MaskRuns
 from dior_cli.records import CAR, PEDESTRIAN, MotsRows
 
@@ -71,6 +71,9 @@ class EvaluateOptions:
             refusing.
         boxes: the predictions are MOTS masks (txt or PNG folders) to score by their
             bounding boxes against box ground truth.
+        chunk_bytes: how much of each MOTS txt file is read at a time: a long sequence is
+            scored block of frames by block in about this much memory per file (the numbers
+            do not depend on it).
     """
 
     gt: Path
@@ -83,6 +86,7 @@ class EvaluateOptions:
     resolve_overlaps: bool = False
     allow_missing: bool = False
     boxes: bool = False
+    chunk_bytes: int = CHUNK_BYTES
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class _Task:
     pred_kind: str = "mask"
     pred_frame_base: int = 0
     image_size: tuple[int, int] | None = None
+    chunk_bytes: int = CHUNK_BYTES
 
 
 def run(options: EvaluateOptions) -> dict[str, Any]:
@@ -130,7 +135,8 @@ def run(options: EvaluateOptions) -> dict[str, Any]:
         pred_bases = mask_frame_bases(found, gt_set.frame_base, decisions)
     tasks = [
         _Task(s.name, s.num_frames, gt_set.frame_base, s.gt_txt or s.gt_png, found.get(s.name), tuple(CLASS_IDS[c] for c in classes),
-              options.resolve_overlaps, gt_set.benchmark, pred_kind, pred_bases.get(s.name, gt_set.frame_base), s.image_size)
+              options.resolve_overlaps, gt_set.benchmark, pred_kind, pred_bases.get(s.name, gt_set.frame_base), s.image_size,
+              options.chunk_bytes)
         for s in gt_set.sequences
     ]
     outcomes = _evaluate_all(tasks, options.workers)
@@ -264,6 +270,8 @@ def _discover(options: EvaluateOptions) -> GroundTruthSet:
 def _evaluate_all(tasks: list[_Task], workers: int) -> dict[str, dict[str, Any]]:
     if workers < 0:
         raise ConfigError(f"--workers must be 0 (one per core) or more, got {workers}")
+    from dior_cli.console import track_progress  # rich: loaded when there is something to show
+
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     biggest_first = sorted(tasks, key=_task_size, reverse=True)
     results: dict[str, dict[str, Any]] = {}
@@ -271,6 +279,9 @@ def _evaluate_all(tasks: list[_Task], workers: int) -> dict[str, dict[str, Any]]
         for task in track_progress(biggest_first, "evaluating", unit="sequences"):
             results[task.name] = evaluate_sequence(task)
         return results
+    import multiprocessing  # only for parallel runs: their import is a tenth of a small evaluation
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         outcomes = pool.map(evaluate_sequence, biggest_first)
@@ -291,25 +302,43 @@ def evaluate_sequence(task: _Task) -> dict[str, Any]:
 
         return score_box_sequence(task.name, task.gt_path, task.pred_path, task.num_frames, task.benchmark,
                                   masks=task.pred_kind == "mask-box", frame_base=task.pred_frame_base, image_size=task.image_size)
-    gt_masks = read_masks(task.gt_path, task.frame_base, num_frames=task.num_frames, sequence=task.name)
-    gt = gt_masks.rows
-    if task.pred_path is None:
-        pred_masks = SequenceMasks(MotsRows.empty(), MaskRuns.empty())
-    else:
-        pred_masks = read_masks(task.pred_path, task.frame_base, num_frames=task.num_frames, image_size=gt.image_size, sequence=task.name)
-    _refuse_overlaps(gt_masks, task, task.gt_path, "ground truth")
+    streamable = task.gt_path.is_file() and (task.pred_path is None or task.pred_path.is_file())
+    if streamable:
+        try:
+            return _score_masks(task, streamed=True)
+        except NotStreamable:
+            pass  # not canonical, not valid or not in frame order: read whole files (which names any problem)
+    return _score_masks(task, streamed=False)
+
+
+def _score_masks(task: _Task, streamed: bool) -> dict[str, Any]:
+    """Score a mask sequence block of frames by block: each block's masks are decoded, checked
+    and paired, then dropped; what the metrics need of it (the intersecting pairs, per class)
+    is kept, and the metrics run once over the whole sequence, so the numbers do not depend
+    on the blocks. ``streamed``: read both files a chunk at a time (:class:`MaskStream`);
+    otherwise read them whole, in one block. In a stream an overlap raises
+    :class:`NotStreamable`, so that the whole-file reading reports it (ground truth first)."""
+    pieces: dict[int, list[ClassPiece]] = {c: [] for c in task.class_ids}
     moved = 0
-    if task.resolve_overlaps:
-        if first_overlap_frame(pred_masks) is not None:
-            resolved, moved = resolve_overlaps(pred_masks.rows, task.num_frames)
-            pred_masks = SequenceMasks.of(resolved)
-    else:
-        _refuse_overlaps(pred_masks, task, task.pred_path, "prediction")
-    pred = pred_masks.rows
-    frames = pair_frames(gt_masks, pred_masks, task.num_frames)
+    for t0, t_end, gt_block, pred_block in _frame_blocks(task, streamed):
+        overlap = first_overlap_frame(gt_block)
+        if overlap is not None:
+            _refuse_overlap(gt_block, overlap, t0, task, task.gt_path, "ground truth", streamed)
+        overlap = first_overlap_frame(pred_block)
+        if overlap is not None:
+            if not task.resolve_overlaps:
+                _refuse_overlap(pred_block, overlap, t0, task, task.pred_path, "prediction", streamed)
+            from dior_cli.evaluate.preprocess import resolve_overlaps  # pycocotools: only to resolve overlaps
+
+            resolved, pixels = resolve_overlaps(as_mots_rows(pred_block.rows), t_end - t0)
+            moved += pixels
+            pred_block = SequenceMasks.of(resolved)
+        pairs = pair_frames(gt_block, pred_block, t_end - t0)
+        for class_id in task.class_ids:
+            pieces[class_id].append(_compact(class_piece(gt_block.rows, pred_block.rows, pairs, class_id)))
     scored = {}
     for class_id in task.class_ids:
-        seq = class_sequence(gt, pred, frames, class_id)
+        seq = assemble(pieces[class_id])
         result: dict[str, Any] = {}
         result.update(hota.compute_hota(seq))
         result.update(add_mots_names(clear.compute_clear(seq)))
@@ -318,17 +347,59 @@ def evaluate_sequence(task: _Task) -> dict[str, Any]:
     return {"classes": scored, "pixels_moved": moved}
 
 
-def _refuse_overlaps(masks: SequenceMasks, task: _Task, path: Path | None, what: str) -> None:
-    """TrackEval rejects a frame whose masks share a pixel (ignore regions count for ground truth)."""
-    t = first_overlap_frame(masks)
-    rows = masks.rows
-    if t is None:
+def _frame_blocks(task: _Task, streamed: bool):
+    """``(t0, t_end, gt_block, pred_block)`` for consecutive blocks of frames ``t0 .. t_end-1``
+    covering the sequence, frames counted from ``t0``: with ``streamed``, about as much as a
+    chunk of each file holds; else one block of all."""
+    if not streamed:
+        gt = read_masks(task.gt_path, task.frame_base, num_frames=task.num_frames, sequence=task.name)
+        if task.pred_path is None:
+            pred = SequenceMasks(MotsRows.empty(), MaskRuns.empty())
+        else:
+            pred = read_masks(task.pred_path, task.frame_base, num_frames=task.num_frames, image_size=masks_image_size(gt), sequence=task.name)
+        yield 0, task.num_frames, gt, pred
         return
-    overlap = find_overlap(list(rows.rles), rows.rows_by_frame(task.num_frames)[t], t)
-    a, b = int(rows.obj_id[overlap.row_a]), int(rows.obj_id[overlap.row_b])
+    gt = MaskStream(task.gt_path, task.frame_base, task.num_frames, chunk_bytes=task.chunk_bytes)
+    pred = MaskStream(task.pred_path, task.frame_base, task.num_frames, chunk_bytes=task.chunk_bytes)
+    try:
+        t0 = 0
+        while True:
+            gt.fill()
+            pred.image_size = pred.image_size or gt.image_size  # predictions must have the ground truth's size
+            pred.fill()
+            t_end = min(gt.complete_before, pred.complete_before)
+            while t_end <= t0 and t0 < task.num_frames:  # a frame larger than a chunk: read on
+                for side in (gt, pred):
+                    if side.complete_before <= t0:
+                        side.read_chunk()
+                t_end = min(gt.complete_before, pred.complete_before)
+            yield t0, t_end, gt.take(t_end, t0), pred.take(t_end, t0)
+            t0 = t_end
+            if t0 >= task.num_frames:
+                return
+    finally:
+        gt.close()
+        pred.close()
+
+
+def _compact(piece: ClassPiece) -> ClassPiece:
+    """What the metrics keep of a block, in less memory: no rows behind the detections,
+    entry positions as int32 (a block holds far fewer than 2**31 detections)."""
+    none = np.zeros(0, dtype=np.int64)
+    return dataclasses.replace(piece, ent_row=piece.ent_row.astype(np.int32), ent_col=piece.ent_col.astype(np.int32),
+                               gt_rows=none, pred_rows=none)
+
+
+def _refuse_overlap(masks: SequenceMasks, frame: int, t0: int, task: _Task, path: Path | None, what: str, streamed: bool) -> None:
+    """TrackEval rejects a frame whose masks share a pixel (ignore regions count for ground
+    truth): ``frame`` of the block that starts at frame ``t0``."""
+    if streamed:
+        raise NotStreamable(f"{what} masks overlap")
+    row_a, row_b, pixels = first_overlapping_pair(masks, frame)
+    a, b = int(masks.rows.obj_id[row_a]), int(masks.rows.obj_id[row_b])
     hint = " (use --resolve-overlaps to give shared pixels to the earlier line)" if what == "prediction" else ""
     raise FormatError(
-        f"{what} masks of objects {a} and {b} overlap by {overlap.pixels} pixels in frame {t + task.frame_base}{hint}",
+        f"{what} masks of objects {a} and {b} overlap by {pixels} pixels in frame {t0 + frame + task.frame_base}{hint}",
         path=path, sequence=task.name,
     )
 

@@ -14,10 +14,12 @@ says how MOTS txt written from it numbers frames); ``det_id`` equals the row ind
 top level or in a detection, are kept and written back unchanged.
 
 Reading is fast for the layout dior writes (the header, then one compact detection per line):
-the lines are matched and converted to arrays ``_BATCH_ROWS`` at a time and every check runs
-on the arrays; a line in any other form is parsed with ``json`` and checked on its own, and a
-file in another layout is parsed whole with ``json``. All three accept and refuse the same
-documents, with the same messages naming the file and row.
+the file is read ``_SLAB_BYTES`` at a time and its lines are matched and converted to arrays
+``_BATCH_ROWS`` at a time, every check running on the arrays (:class:`DetectionStream`; its
+batches regrouped by frame by :func:`frames_in_order`, so a stage can consume a sequence of any
+length in bounded memory); a line in any other form is parsed with ``json`` and checked on its
+own, and a file in another layout is parsed whole with ``json``. All three accept and refuse the
+same documents, with the same messages naming the file and row.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 from dior_cli.errors import FormatError, InputNotFound
 from dior_cli.formats.atomic import write_bytes_atomic
 from dior_cli.masks import first_rle_problem, make_rle
-from dior_cli.records import DETECTION_CLASSES, Detections
+from dior_cli.records import DETECTION_CLASSES, Detections, concat_detections
 
 SCHEMA = "dior.detections/v1"
 _TOP_FIELDS = ("schema", "sequence", "image_size", "num_frames", "fps", "frame_base", "producer", "detections")
@@ -74,24 +76,6 @@ def list_detection_files(folder: str | os.PathLike) -> list[Path]:
     """The ``<seq>.json`` detections files of a folder, sorted (embedding records
     ``<seq>.npy.json`` excluded)."""
     return sorted(p for p in Path(folder).glob("*.json") if not p.name.endswith(".npy.json"))
-
-
-def read_detections(path: str | os.PathLike) -> DetectionsFile:
-    """Read and validate a detections JSON; raise ``FormatError`` naming the file and row."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFound("detections file does not exist" if not path.exists() else "is not a file", path=path)
-    data = path.read_bytes()
-    parsed = _parse_dior_layout(data, path)
-    if parsed is None:  # not the layout dior writes: parse and check the document as a whole
-        try:
-            doc = json.loads(data)
-        except UnicodeDecodeError:
-            raise FormatError("is not UTF-8 JSON", path=path) from None
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"is not valid JSON ({exc.msg}, column {exc.colno})", path=path, line=exc.lineno) from None
-        parsed = _parse_document(doc, path)
-    return DetectionsFile(**parsed, sha256=hashlib.sha256(data).hexdigest())
 
 
 def write_detections(path: str | os.PathLike, dets: DetectionsFile) -> str:
@@ -250,8 +234,8 @@ def _checked_row(row: Any, i: int, image_size: tuple[int, int], num_frames: int,
 
 
 # ------------------------------------------------------------------ dior's line layout, read in batches
-_BATCH_ROWS = 65536  # lines matched and checked per vectorised pass
-_SLAB_BYTES = 1 << 26  # bytes searched for newlines at a time (64 MiB)
+_BATCH_ROWS = 8192  # lines matched and checked per vectorised pass
+_SLAB_BYTES = 1 << 22  # bytes read (and searched for newlines) at a time (4 MiB: small allocations keep the heap from growing)
 # One detection as row_text writes it: schema fields in order, compact, then any extra fields. The
 # groups are loose (fast to match); the numbers, counts and tails are then checked strictly as a batch.
 _ROW_LINE = re.compile(
@@ -267,67 +251,176 @@ class _NotDiorLayout(Exception):
     """The file is not in the layout ``write_detections`` produces (read it as a whole instead)."""
 
 
-def _parse_dior_layout(data: bytes, path: Path) -> dict | None:
-    """Parse a file in dior's layout in batches of lines; ``None`` when it is in another layout."""
-    marker = ROWS_OPEN.split("[")[0].encode() + b"["  # ',\n "detections": ['
-    at = data.find(marker)
-    if at < 0:
-        return None
-    try:
-        doc = json.loads(data[:at] + b"\n}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(doc, dict) or "detections" in doc:
-        return None
-    if len(data) - at == len(NO_ROWS) and data.endswith(NO_ROWS.encode()):
-        body = memoryview(b"")
-    elif data.startswith(ROWS_OPEN.encode(), at) and data.endswith(ROWS_CLOSE.encode()):
-        body = memoryview(data)[at + len(marker) + 1 : len(data) - len(ROWS_CLOSE)]  # the lines "  {...}," ... "  {...}", not copied
-    else:
-        return None
-    doc["detections"] = []
-    header = _parse_header(doc, path)
-    try:
-        header["detections"] = _parse_lines(body, header["image_size"], header["num_frames"], path)
-    except _NotDiorLayout:
-        return None
-    return header
+class NotStreamable(Exception):
+    """The file cannot be read as a stream of frame-ordered line batches (another layout, or rows
+    not in frame order): read it whole with :func:`read_detections` instead."""
 
 
-def _parse_lines(body: memoryview, image_size: tuple[int, int], num_frames: int, path: Path) -> Detections:
-    """The detections of the row lines ``body`` (one per line, all but the last ending in ``,``)."""
-    if not body:
-        return Detections.empty()
-    newlines = np.concatenate([np.flatnonzero(np.frombuffer(body[i : i + _SLAB_BYTES], dtype=np.uint8) == 10) + i
-                               for i in range(0, len(body), _SLAB_BYTES)])  # (N - 1,) found a slab at a time
-    starts = np.concatenate(([0], newlines + 1))  # (N,) first byte of each line
-    ends = np.concatenate((newlines, [len(body)]))  # (N,) one past its last byte
-    n = starts.size
-    frame = np.empty(n, dtype=np.int64)
-    class_id = np.empty(n, dtype=np.int64)
-    score = np.empty(n, dtype=np.float64)
-    boxes = np.empty((n, 4), dtype=np.float64)
-    rles: list = []
-    extras: list = []
-    rle_problem = None  # (row, message) of the first RLE that does not decode: reported after every field check passed
-    for first in range(0, n, _BATCH_ROWS):
-        last = min(first + _BATCH_ROWS, n)
-        chunk = bytes(body[starts[first] : ends[last - 1]])
-        rows = slice(first, last)
-        batch = _match_batch(chunk, last - first, first, n, image_size, num_frames, path)
-        if batch is None:  # some line is not in row_text's form: parse each line with json
-            batch = _json_batch(chunk, first, n, image_size, num_frames, path)
-        frame[rows], class_id[rows], score[rows], boxes[rows], counts, batch_extras = batch
-        if rle_problem is None:
-            bad = first_rle_problem(counts, [image_size[0]] * len(counts), [image_size[1]] * len(counts))
-            if bad is not None:
-                rle_problem = (first + bad[0], bad[1])
-        height, width = image_size
-        rles.extend({"size": [height, width], "counts": c} for c in counts)
-        extras.extend(batch_extras)
-    if rle_problem is not None:
-        raise FormatError(rle_problem[1], path=path, row=rle_problem[0])
-    return Detections(frame=frame, class_id=class_id, score=score, bbox_xyxy=boxes, rles=rles, extras=extras)
+def read_detections(path: str | os.PathLike) -> DetectionsFile:
+    """Read and validate a detections JSON; raise ``FormatError`` naming the file and row.
+
+    A file in dior's line layout is read as a stream of line batches (:class:`DetectionStream`),
+    so the file's bytes are never held whole; any other layout is parsed whole with ``json``.
+    """
+    path = Path(path)
+    try:
+        stream = DetectionStream(path)
+        blocks = [block for _, block in stream.blocks()]
+        return DetectionsFile(**stream.header, detections=concat_detections(blocks), sha256=stream.sha256)
+    except NotStreamable:
+        pass
+    data = path.read_bytes()
+    try:
+        doc = json.loads(data)
+    except UnicodeDecodeError:
+        raise FormatError("is not UTF-8 JSON", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"is not valid JSON ({exc.msg}, column {exc.colno})", path=path, line=exc.lineno) from None
+    return DetectionsFile(**_parse_document(doc, path), sha256=hashlib.sha256(data).hexdigest())
+
+
+class DetectionStream:
+    """A detections JSON in dior's line layout, read batch by batch with every check of
+    :func:`read_detections` (same messages, same precedence: a field error anywhere in the file
+    is reported before an RLE that does not decode).
+
+    Opening reads and checks the header (``header``: the :class:`DetectionsFile` fields but
+    ``detections`` and ``sha256``); :meth:`blocks` then yields ``(first det_id, Detections)``
+    batches of ``_BATCH_ROWS`` lines in file order, hashing every byte on the way. After the last
+    batch ``sha256`` and ``rows`` are set. Memory holds one read slab and one batch, whatever
+    the file's length.
+
+    Raises:
+        InputNotFound: the file is missing.
+        NotStreamable: the file is not in dior's layout (on opening, or from :meth:`blocks` at
+            the first line that is not): read it whole instead.
+        FormatError: as :func:`read_detections`.
+
+    Args:
+        path: the ``<seq>.json``.
+        check_rles: check that every RLE decodes (turn off only for a file already checked,
+            whose sha256 the caller compares afterwards).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, check_rles: bool = True) -> None:
+        self.path = path = Path(path)
+        if not path.is_file():
+            raise InputNotFound("detections file does not exist" if not path.exists() else "is not a file", path=path)
+        self.check_rles = check_rles
+        self.sha256: str | None = None
+        self.rows: int | None = None
+        size = path.stat().st_size
+        marker = ROWS_OPEN.split("[")[0].encode() + b"["  # ',\n "detections": ['
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+            while (at := head.find(marker)) < 0 or len(head) < min(size, at + len(ROWS_OPEN)):
+                more = handle.read(1 << 20)
+                if not more:
+                    break
+                head += more
+            if at < 0:
+                raise NotStreamable
+            handle.seek(max(0, size - len(ROWS_CLOSE)))
+            tail = handle.read()
+        try:
+            doc = json.loads(head[:at] + b"\n}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise NotStreamable from None
+        if not isinstance(doc, dict) or "detections" in doc:
+            raise NotStreamable
+        if size - at == len(NO_ROWS) and head[at:] == NO_ROWS.encode():
+            self._body = (size, size)
+        elif head.startswith(ROWS_OPEN.encode(), at) and tail == ROWS_CLOSE.encode():
+            self._body = (at + len(marker) + 1, size - len(ROWS_CLOSE))  # the lines "  {...}," ... "  {...}"
+        else:
+            raise NotStreamable
+        doc["detections"] = []
+        self.header = _parse_header(doc, path)
+        self._head = head
+
+    def blocks(self):
+        """Yield ``(first det_id, Detections)`` per batch of lines, in file order (see the class)."""
+        image_size, num_frames, path = self.header["image_size"], self.header["num_frames"], self.path
+        digest = hashlib.sha256()
+        rle_problem = None  # (row, message) of the first RLE that does not decode: reported after every field check passed
+        first = 0
+        for chunk, count, last in self._line_batches(digest):
+            total = first + count + (0 if last else 1)  # every line but the body's last ends in ","
+            batch = _match_batch(chunk, count, first, total, image_size, num_frames, path)
+            if batch is None:  # some line is not in row_text's form: parse each line with json
+                try:
+                    batch = _json_batch(chunk, first, total, image_size, num_frames, path)
+                except _NotDiorLayout:
+                    raise NotStreamable from None
+            frame, class_id, score, boxes, counts, extras = batch
+            if rle_problem is None and self.check_rles:
+                bad = first_rle_problem(counts, [image_size[0]] * len(counts), [image_size[1]] * len(counts))
+                if bad is not None:
+                    rle_problem = (first + bad[0], bad[1])
+            if rle_problem is None:  # after a bad RLE the rest is only checked, never handed out
+                height, width = image_size
+                rles = [{"size": [height, width], "counts": c} for c in counts]
+                yield first, Detections(frame=frame, class_id=class_id, score=score, bbox_xyxy=boxes, rles=rles, extras=extras)
+            first += count
+        if rle_problem is not None:
+            raise FormatError(rle_problem[1], path=path, row=rle_problem[0])
+        self.sha256, self.rows = digest.hexdigest(), first
+
+    def _line_batches(self, digest):
+        """``(bytes of count lines, count, whether they end the body)``, reading the whole file in
+        order (every byte hashed into ``digest``)."""
+        body_start, body_end = self._body
+        carry = b""
+        for data in self._body_slabs(digest, body_start, body_end):
+            data = carry + data
+            newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)  # (k,)
+            start = used = 0
+            while newlines.size - used >= _BATCH_ROWS:  # a full batch, with a line after it
+                end = int(newlines[used + _BATCH_ROWS - 1])
+                yield data[start:end], _BATCH_ROWS, False
+                start, used = end + 1, used + _BATCH_ROWS
+            carry = data[start:]
+        if body_end > body_start:
+            yield carry, carry.count(b"\n") + 1, True
+
+    def _body_slabs(self, digest, body_start: int, body_end: int):
+        """The body's bytes ``[body_start, body_end)`` a slab at a time, every byte of the file hashed."""
+        with open(self.path, "rb") as handle:
+            offset = 0
+            while block := handle.read(_SLAB_BYTES):
+                digest.update(block)
+                lo, hi = max(body_start, offset), min(body_end, offset + len(block))
+                if lo < hi:
+                    yield block[lo - offset : hi - offset]
+                offset += len(block)
+
+
+def frames_in_order(blocks, num_frames: int):
+    """Regroup :meth:`DetectionStream.blocks` by frame: ``(frame, first det_id, Detections)`` for every
+    frame ``0..num_frames-1`` in order (frames without detections included, empty).
+
+    Raises:
+        NotStreamable: the rows are not in frame order (a frame smaller than the one before).
+    """
+    pending: list[Detections] = []  # the rows of ``current`` seen so far (a frame may span batches)
+    current = next_row = 0  # the frame being gathered and the det_id of its first row
+    for _, block in blocks:
+        frames = block.frame
+        if frames.size == 0:
+            continue
+        if frames[0] < current or (np.diff(frames) < 0).any():
+            raise NotStreamable
+        bounds = np.searchsorted(frames, np.arange(current, int(frames[-1]) + 1))  # first row of each frame current..last
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):  # frames that end inside this block
+            pending.append(block[lo:hi])
+            yield current, next_row, concat_detections(pending)
+            next_row += sum(len(p) for p in pending)
+            pending, current = [], current + 1
+        pending.append(block[int(bounds[-1]):])
+    while current < num_frames:
+        yield current, next_row, concat_detections(pending) if pending else Detections.empty()
+        next_row += sum(len(p) for p in pending)
+        pending, current = [], current + 1
 
 
 def _match_batch(chunk: bytes, count: int, first: int, total: int, image_size: tuple[int, int], num_frames: int, path: Path):

@@ -10,6 +10,13 @@ so a reader can refuse an array that was computed from another version of the de
 file (stale) or that was replaced after its record was written (an interrupted write).
 An ``.npy`` made by another tool has no record: it is accepted on its row count alone,
 and the reader says so.
+
+:func:`read_embeddings` checks an array against a :class:`DetectionsFile` in memory;
+:func:`open_embedding_rows` checks it on its own and hands out rows on demand
+(:class:`EmbeddingRows`), for stages that stream the detections: the row count and the
+detections' sha256 are checked once the stream has counted and hashed them. Both read the
+memory-mapped file in chunks and hand the mapped pages back to the kernel as they go
+(``MADV_DONTNEED``), so resident memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +38,7 @@ from dior_cli.formats.detections_json import DetectionsFile
 SCHEMA = "dior.embeddings/v1"
 _UNIT_TOLERANCE = 1e-3
 _CHECK_ROWS = 8192  # rows checked per chunk when reading
+_RESIDENT_BYTES = 1 << 25  # mapped bytes read before the pages are handed back to the kernel (32 MiB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,15 +111,7 @@ def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, det
             version or another array.
     """
     npy_path = Path(npy_path)
-    if not npy_path.is_file():
-        raise InputNotFound("embeddings file does not exist", path=npy_path)
-    try:
-        array = np.load(npy_path, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # numpy raises ValueError, OSError, EOFError... for bad bytes
-        raise FormatError(f"is not a NumPy .npy array ({type(exc).__name__}: {exc})", path=npy_path) from None
-    if not isinstance(array, np.ndarray) or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
-        shape = getattr(array, "shape", None)
-        raise FormatError(f"embeddings must be a 2-D numeric array (N, D), got shape {shape}", path=npy_path)
+    array = _open_array(npy_path)
     n = len(detections.detections)
     if array.shape[0] != n:
         raise AlignmentError(
@@ -134,24 +135,108 @@ def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, det
     return Embeddings(vectors=vectors, verified_by=verified_by, notes=tuple(notes))
 
 
-def _checked_norms(array: np.ndarray, npy_path: Path) -> np.ndarray:
-    """``(N,)`` float32 row norms of a (memory-mapped) array, checked in chunks: finite and non-zero."""
-    n, dim = array.shape
-    step = max(1, min(_CHECK_ROWS, (1 << 22) // max(1, 4 * dim)))
-    norms = np.empty(n, dtype=np.float32)
-    for start in range(0, n, step):
-        block = np.asarray(array[start : start + step], dtype=np.float32)  # (B, D)
-        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
-        if bad.size:
-            raise FormatError("embedding is not finite", path=npy_path, row=start + int(bad[0]))
-        norms[start : start + len(block)] = np.linalg.norm(block, axis=1)
-    zero = np.flatnonzero(norms == 0)
-    if zero.size:
-        raise FormatError("embedding is all zeros (cannot be normalised)", path=npy_path, row=int(zero[0]))
-    return norms
+def release_pages(array: np.ndarray) -> None:
+    """Hand the resident pages of a read-only memory map back to the kernel (``MADV_DONTNEED``):
+    they no longer count in the process's RSS and are read again from the file (page cache) when
+    next used. A no-op for an array that is not a memory map."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
-def _check_record(record: Path, npy_path: Path, detections: DetectionsFile, detections_path: str | os.PathLike) -> None:
+class EmbeddingRows:
+    """Rows of a checked embeddings file read on demand: ``rows[index]`` (slice or int array) is a
+    float32 ``(K, D)`` copy, converted and normalised as :func:`read_embeddings` would. The mapped
+    pages are handed back every ``_RESIDENT_BYTES`` read, so resident memory stays bounded however
+    many rows are read (a plain ``numpy.memmap`` keeps every page it touched in the RSS).
+
+    Attributes:
+        shape: ``(N, D)``.
+        verified_by, notes: as :class:`Embeddings`.
+        detections_sha256: what the record says the rows were computed from (``None`` without one).
+    """
+
+    def __init__(self, array: np.ndarray, norms: np.ndarray, verified_by: str, notes: list[str], detections_sha256: str | None,
+                 npy_path: Path) -> None:
+        self._array, self._norms, self.npy_path = array, norms, npy_path
+        self._scale = (np.abs(norms - 1) > _UNIT_TOLERANCE).any()  # rows to normalise on the way out
+        self.shape = tuple(array.shape)
+        self.verified_by, self.notes, self.detections_sha256 = verified_by, notes, detections_sha256
+        if self._scale:
+            off = int((np.abs(norms - 1) > _UNIT_TOLERANCE).sum())
+            notes.append(f"{off} of {len(norms)} rows of {npy_path.name} were not unit length; dior L2-normalised them")
+        self._touched = 0
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        block = np.array(self._array[index], dtype=np.float32)  # (K, D) a copy: the pages may go
+        if self._scale:
+            block = block / self._norms[index][..., None]
+        rows = block.shape[0] if block.ndim == 2 else 1
+        # a slice maps its own pages; scattered rows each fault in up to 64 KiB around them (fault-around)
+        self._touched += block.nbytes if isinstance(index, slice) else rows * max(block.nbytes // max(rows, 1), 65536)
+        if self._touched > _RESIDENT_BYTES:
+            release_pages(self._array)
+            self._touched = 0
+        return block
+
+    def check_against(self, num_detections: int, detections_sha256: str | None, detections_path: str | os.PathLike) -> None:
+        """The checks :func:`read_embeddings` makes against the detections, once they are all read.
+
+        Raises:
+            AlignmentError: another row count, or rows computed from another version of the detections.
+        """
+        if self.shape[0] != num_detections:
+            raise AlignmentError(f"has {self.shape[0]} rows but {Path(detections_path).name} has {num_detections} detections "
+                                 "(row i must embed det_id i)", path=self.npy_path)
+        if self.detections_sha256 is not None and detections_sha256 is not None and self.detections_sha256 != detections_sha256:
+            raise AlignmentError(
+                f"was computed from another version of {Path(detections_path).name} (stale embeddings); "
+                "re-run `dior infer` with --overwrite",
+                path=record_path(self.npy_path).with_suffix(""),
+            )
+
+
+def open_embedding_rows(npy_path: str | os.PathLike, detections_path: str | os.PathLike) -> EmbeddingRows:
+    """Check an embeddings file on its own (the checks of :func:`read_embeddings` that need no
+    detections: a 2-D numeric array, finite non-zero rows, the record's sha256 of the array) and
+    open it for reading rows; the row count and the detections' sha256 are checked afterwards with
+    :meth:`EmbeddingRows.check_against`, once a streamed reader has counted and hashed them.
+    Memory stays at one chunk of rows plus ``(N,)`` float32 norms.
+    """
+    npy_path = Path(npy_path)
+    array = _open_array(npy_path)
+    norms = _checked_norms(array, npy_path)  # (N,) float32
+    notes: list[str] = []
+    record = record_path(npy_path)
+    detections_sha = None
+    if record.is_file():
+        detections_sha = _record_hashes(record, npy_path)
+        verified_by = "sha256"
+    else:
+        verified_by = "row_count"
+        notes.append(f"{npy_path.name} has no dior record ({record.name}); accepted on its row count ({array.shape[0]}) alone")
+    return EmbeddingRows(array, norms, verified_by, notes, detections_sha, npy_path)
+
+
+def _open_array(npy_path: Path) -> np.ndarray:
+    """The read-only memory map of a 2-D numeric ``.npy``, or the error naming the file."""
+    if not npy_path.is_file():
+        raise InputNotFound("embeddings file does not exist", path=npy_path)
+    try:
+        array = np.load(npy_path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError, OSError, EOFError... for bad bytes
+        raise FormatError(f"is not a NumPy .npy array ({type(exc).__name__}: {exc})", path=npy_path) from None
+    if not isinstance(array, np.ndarray) or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+        shape = getattr(array, "shape", None)
+        raise FormatError(f"embeddings must be a 2-D numeric array (N, D), got shape {shape}", path=npy_path)
+    return array
+
+
+def _record_hashes(record: Path, npy_path: Path) -> str:
+    """Check the record's sha256 of the array; return the detections sha256 it names."""
     try:
         doc = json.loads(record.read_bytes())
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
@@ -165,6 +250,29 @@ def _check_record(record: Path, npy_path: Path, detections: DetectionsFile, dete
             "(or a write was interrupted); re-run the stage that wrote it",
             path=Path(record).with_suffix(""),
         )
+    return dets_hash
+
+
+def _checked_norms(array: np.ndarray, npy_path: Path) -> np.ndarray:
+    """``(N,)`` float32 row norms of a (memory-mapped) array, checked in chunks: finite and non-zero."""
+    n, dim = array.shape
+    step = max(1, min(_CHECK_ROWS, (1 << 22) // max(1, 4 * dim)))
+    norms = np.empty(n, dtype=np.float32)
+    for start in range(0, n, step):
+        block = np.asarray(array[start : start + step], dtype=np.float32)  # (B, D)
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if bad.size:
+            raise FormatError("embedding is not finite", path=npy_path, row=start + int(bad[0]))
+        norms[start : start + len(block)] = np.linalg.norm(block, axis=1)
+        release_pages(array)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise FormatError("embedding is all zeros (cannot be normalised)", path=npy_path, row=int(zero[0]))
+    return norms
+
+
+def _check_record(record: Path, npy_path: Path, detections: DetectionsFile, detections_path: str | os.PathLike) -> None:
+    dets_hash = _record_hashes(record, npy_path)
     if detections.sha256 is not None and dets_hash != detections.sha256:
         raise AlignmentError(
             f"was computed from another version of {Path(detections_path).name} (stale embeddings); "

@@ -82,8 +82,8 @@ def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seq
     own_seqmap: Path | None = None
     if (gt / "label_02").is_dir():
         found_benchmark, layout = "kitti-mots", "TrackEval KittiMOTS (label_02/)"
-        sequences = _flat_txt_sequences(gt / "label_02", 0, "kitti-mots")
         own_seqmap = _pick_seqmap(sorted(gt.glob("evaluate_mots.seqmap.*")), split, lambda p: p.name.split(".")[-1])
+        sequences = _flat_txt_sequences(gt / "label_02", 0, "kitti-mots", _seqmap_lengths(seqmap or own_seqmap))
     elif (split_dirs := sorted(d for d in gt.glob("MOTS-*") if d.is_dir())):
         found_benchmark, layout = "mots20", "TrackEval MOTSChallenge (MOTS-<split>/)"
         chosen = _pick_split_dir(gt, split_dirs, split)
@@ -96,7 +96,7 @@ def discover_ground_truth(gt: str | os.PathLike, *, benchmark: str = "auto", seq
         if benchmark == "auto":
             decisions.append(f"a flat folder of <seq>.txt: treated as {found_benchmark} (sequence names), frames from {FRAME_BASE[found_benchmark]}")
         layout = "folder of <seq>.txt"
-        sequences = _flat_txt_sequences(gt, FRAME_BASE[found_benchmark], found_benchmark)
+        sequences = _flat_txt_sequences(gt, FRAME_BASE[found_benchmark], found_benchmark, _seqmap_lengths(seqmap))
     else:
         sequences = discover_sequences(gt, split=split)
         kinds = {s.layout for s in sequences}
@@ -185,10 +185,31 @@ def _is_flat_txt_folder(folder: Path) -> bool:
     return any(folder.glob("*.txt")) and not any((folder / d).is_dir() for d in ("images", "image_02", "instances", "instances_txt", "train", "test"))
 
 
-def _flat_txt_sequences(folder: Path, frame_base: int, benchmark: str) -> list[SequenceInfo]:
+def _seqmap_lengths(seqmap: str | os.PathLike | None) -> dict[str, int]:
+    """The lengths a seqmap gives (``{}`` for none, a name-only seqmap or one that does not
+    read: :func:`apply_seqmap` reports its problems later)."""
+    if seqmap is None or not Path(seqmap).is_file():
+        return {}
+    try:
+        return {e.name: e.num_frames for e in read_seqmap(seqmap) if e.num_frames is not None}
+    except DiorError:
+        return {}
+
+
+def _flat_txt_sequences(folder: Path, frame_base: int, benchmark: str, known: dict[str, int]) -> list[SequenceInfo]:
+    """A sequence per ``<seq>.txt``; its length from the annotations (a pass over the file),
+    except where ``known`` (a seqmap's lengths, which replace it anyway) gives it: then the
+    file is not read here and the image size is left unknown (the masks give it)."""
     sequences = []
     for path in sorted(folder.glob("*.txt")):
-        file_frames, image_size = txt_extent(path)
+        if path.stem in known:
+            sequences.append(SequenceInfo(
+                name=path.stem, layout=benchmark, num_frames=known[path.stem], image_size=None,
+                fps=KITTI_FPS if benchmark == "kitti-mots" else None, frame_base=frame_base,
+                length_source="seqmap", gt_txt=path,
+            ))
+            continue
+        file_frames, image_size = _extent(path)
         sequences.append(
             SequenceInfo(
                 name=path.stem, layout=benchmark, num_frames=max(file_frames - frame_base, 0), image_size=image_size,
@@ -197,6 +218,39 @@ def _flat_txt_sequences(folder: Path, frame_base: int, benchmark: str) -> list[S
             )
         )
     return sequences
+
+
+def _extent(path: Path, chunk_bytes: int = 1 << 22) -> tuple[int, tuple[int, int] | None]:
+    """:func:`~dior_cli.formats.layouts.txt_extent` (last frame + 1, image size) read a chunk at a
+    time, so a long file is never held whole; any line it cannot take goes to ``txt_extent``,
+    which names the line."""
+    last, size = -1, None
+    try:
+        with open(path, "rb") as f:
+            carry = b""
+            while True:
+                data = f.read(chunk_bytes)
+                if data:
+                    data, cut = carry + data, None
+                    cut = data.rfind(b"\n")
+                    if cut < 0:
+                        carry = data
+                        continue
+                    carry, data = data[cut + 1 :], data[: cut + 1]
+                else:
+                    data, carry = carry, b""
+                for line in data.split(b"\n"):
+                    fields = line.split(None, 5)
+                    if not fields:
+                        continue
+                    last = max(last, int(fields[0]))
+                    if size is None:
+                        size = (int(fields[3]), int(fields[4]))
+                if not data and not carry:
+                    break
+    except (OSError, ValueError, IndexError):
+        return txt_extent(path)
+    return last + 1, size
 
 
 def _pick_seqmap(candidates: list[Path], split: str | None, split_of) -> Path | None:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from dior_cli.errors import FormatError, InputNotFound
+
+if TYPE_CHECKING:
+    import cv2  # for the annotation only: OpenCV loads inside the functions that read frames
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (
@@ -63,6 +66,8 @@ class ImageFolderSource:
 
     def read(self, frame: int) -> np.ndarray:
         """Frame ``frame`` as RGB ``(H, W, 3)`` uint8."""
+        import cv2  # OpenCV loads where frames are read, not where this module is imported
+
         path = self.files[frame]
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -100,6 +105,8 @@ class VideoSource:
         return self.num_frames
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        import cv2
+
         capture = open_video(self.path)
         try:
             for frame in range(self.num_frames):
@@ -122,6 +129,8 @@ class VideoSource:
 def open_video(path: Path) -> cv2.VideoCapture:
     """Open a video for reading, or raise a ``DiorError`` that says why not (missing file, a name
     that is not a video container's, a file OpenCV cannot open)."""
+    import cv2
+
     if not path.exists():
         raise InputNotFound("video file does not exist", path=path)
     if not is_video_file(path):
@@ -152,6 +161,8 @@ def probe_video(path: Path) -> tuple[int, tuple[int, int], float | None]:
     A file OpenCV opens but that reports no frames or no size, or whose first frame does not
     decode, is not a video.
     """
+    import cv2
+
     capture = open_video(path)
     try:
         num_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))

@@ -17,7 +17,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from dior_cli.errors import FormatError, InputNotFound
@@ -51,6 +50,8 @@ def list_png_frames(folder: Path, frame_base: int) -> list[tuple[int, Path]]:
 
 def read_instance_png(path: Path) -> np.ndarray:
     """Read one instance PNG as a ``(H, W)`` label image (uint16 for KITTI-MOTS files)."""
+    import cv2  # OpenCV loads only where PNGs are read or written (its import is a tenth of a second)
+
     labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if labels is None:
         raise FormatError("cannot be read as a PNG image", path=path)
@@ -102,6 +103,8 @@ def write_kitti_png_folder(folder: str | os.PathLike, rows: MotsRows, num_frames
     id), and every id must be ``class_id * 1000 + instance`` of its row's class with instance
     0..999 (or 10000 for an ignore row): ``FormatError`` naming the folder and frame otherwise.
     """
+    import cv2
+
     folder = Path(folder)
     _check_png_ids(rows, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-
 from dior_cli.errors import FormatError, InputNotFound
 from dior_cli.formats.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageFolderSource, VideoSource, list_images, list_videos, probe_video
 from dior_cli.formats.kitti_png import list_png_frames, read_instance_png
@@ -249,6 +247,8 @@ def _image_folder_sequence(folder: Path, images: list[Path]) -> SequenceInfo:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
+    import cv2  # loaded only here: dior evaluate imports this module without reading images
+
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise FormatError("cannot be read as an image", path=path)

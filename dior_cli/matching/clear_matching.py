@@ -52,8 +52,8 @@ def match_entries(seq: SequenceData) -> np.ndarray:
         score = (last_pred[gt_t][:, None] == pred_t[None, :]) * 1000.0 + sim  # (G_t, P_t)
         score[~lay.frame_block(candidate, t)] = 0
         rows, cols = linear_sum_assignment(-score)
-        keep = score[rows, cols] > 0 + EPS
-        solved[t] = lay.ent_off[t] + rows[keep] * pred_t.size + cols[keep]
+        keep = score[rows, cols] > 0 + EPS  # candidates only: stored entries
+        solved[t] = lay.entries_at(t, rows[keep], cols[keep])
         if tp >= 0:
             last_pred[lay.ent_g[before]] = -1
     return np.sort(np.concatenate([easy, *solved.values()]))

@@ -80,14 +80,30 @@ def decode_counts(counts: Sequence[str], height: int, width: int) -> MaskRuns:
             the alphabet, ends inside a number, holds a number of more than 30 bits or a
             negative run, or whose runs do not add up to ``height * width``.
     """
-    pixels = int(height) * int(width)
     n = len(counts)
+    lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)  # (S,)
+    try:
+        raw = np.frombuffer("".join(counts).encode("ascii"), dtype=np.uint8)  # (L,)
+    except UnicodeEncodeError:
+        raise RleProblem(next(i for i, c in enumerate(counts) if not c.isascii())) from None
+    return decode_count_bytes(raw, lengths, height, width)
+
+
+def decode_count_bytes(raw: np.ndarray, lengths: np.ndarray, height: int, width: int) -> MaskRuns:
+    """:func:`decode_counts` of strings given as their characters laid end to end, ``raw``
+    ``(L,)`` uint8, and their lengths ``(S,)`` (what a file holds, without making strings)."""
+    pixels = int(height) * int(width)
+    n = int(lengths.size)
     if n == 0:
         return MaskRuns.empty(int(height), int(width))
-    ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.int64, count=n))  # (S,) chars up to each string
-    cuts = np.unique(np.searchsorted(ends, np.arange(_BATCH_CHARS, int(ends[-1]), _BATCH_CHARS), side="right"))
-    bounds = [0, *(int(c) for c in cuts if 0 < c < n), n]
-    parts = [_decode_slice(counts[lo:hi], pixels, lo) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    ends = np.cumsum(lengths)  # (S,) chars up to each string
+    cuts = np.searchsorted(ends, np.arange(_BATCH_CHARS, int(ends[-1]), _BATCH_CHARS), side="right").tolist()  # sorted
+    bounds = [0, *sorted({c for c in cuts if 0 < c < n}), n]
+    char_at = np.concatenate(([0], ends))
+    parts = [_decode_slice(raw[char_at[lo] : char_at[hi]], lengths[lo:hi], pixels, lo) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    if len(parts) == 1:
+        only = parts[0]
+        return MaskRuns(int(height), int(width), only.area, only.start, only.end, only.owner)
     offsets = np.cumsum([0] + [len(p.area) for p in parts[:-1]])
     return MaskRuns(
         int(height), int(width),
@@ -98,10 +114,10 @@ def decode_counts(counts: Sequence[str], height: int, width: int) -> MaskRuns:
     )
 
 
-def _decode_slice(counts: Sequence[str], pixels: int, first_index: int) -> MaskRuns:
-    """Decode one slice of strings (see :func:`decode_counts`); indices in errors are offset by ``first_index``."""
-    n = len(counts)
-    lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)  # (S,)
+def _decode_slice(raw: np.ndarray, lengths: np.ndarray, pixels: int, first_index: int) -> MaskRuns:
+    """Decode one slice of strings (see :func:`decode_counts`): characters ``raw`` (L,) of
+    strings of ``lengths`` (S,); indices in errors are offset by ``first_index``."""
+    n = int(lengths.size)
     if pixels == 0:  # an image without pixels: only empty strings describe its masks
         if lengths.any():
             raise RleProblem(first_index + int(np.argmax(lengths > 0)))
@@ -109,16 +125,11 @@ def _decode_slice(counts: Sequence[str], pixels: int, first_index: int) -> MaskR
         return MaskRuns(0, 0, np.zeros(n, dtype=np.int64), none, none.copy(), none.copy())
     if not lengths.all():
         raise RleProblem(first_index + int(np.argmin(lengths)))
-    try:
-        raw = np.frombuffer("".join(counts).encode("ascii"), dtype=np.uint8)  # (L,)
-    except UnicodeEncodeError:
-        bad_string = next(i for i, c in enumerate(counts) if not c.isascii())
-        raise RleProblem(first_index + bad_string) from None
     last_char = np.cumsum(lengths) - 1  # (S,)
-    outside = (raw < _FIRST_CHAR) | (raw > _LAST_CHAR)  # (L,)
-    if outside.any():
+    chars = raw - np.uint8(_FIRST_CHAR)  # (L,) uint8, in 0..63 for the alphabet (below '0' wraps past 63); 0x20 = another group follows
+    if chars.max() > _LAST_CHAR - _FIRST_CHAR:
+        outside = chars > _LAST_CHAR - _FIRST_CHAR  # (L,)
         raise RleProblem(first_index + int(np.searchsorted(last_char, np.argmax(outside))))
-    chars = raw - np.uint8(_FIRST_CHAR)  # (L,) uint8 in 0..63; 0x20 = another group follows
     final = chars < 0x20  # (L,) last character of a number
     if not final[last_char].all():
         raise RleProblem(first_index + int(np.argmin(final[last_char])))
@@ -126,7 +137,7 @@ def _decode_slice(counts: Sequence[str], pixels: int, first_index: int) -> MaskR
     last_number = np.searchsorted(ends, last_char)  # (S,)
     first_number = np.concatenate(([0], last_number[:-1] + 1))  # (S,)
     values = _SIGNED_FINAL_GROUP[chars[ends]]  # (R,) exact for one-character numbers
-    inner = np.flatnonzero(~final)  # (L',) characters of longer numbers other than their last
+    inner = np.flatnonzero(~final) if ends.size < chars.size else ends[:0]  # (L',) characters of longer numbers other than their last
     if inner.size:
         number = inner - np.arange(inner.size)  # (L',) the number each belongs to: finals before it
         number_start = np.where(number > 0, ends[number - 1] + 1, 0)  # (L',) its first character

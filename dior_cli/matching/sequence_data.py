@@ -249,69 +249,85 @@ class SequenceData:
 
 
 class FrameLayout:
-    """All frames of a sequence concatenated, with index arrays to go back and forth.
+    """All frames of a sequence concatenated, with only the non-zero similarities stored.
 
-    Notation: T frames, N_g = total gt detections, N_p = total predicted detections,
-    E = total similarity entries (sum of G_t * P_t). A gt *detection* index is a position in
-    the concatenated ``gt`` vector (frame-major); an *entry* index is a position in ``sim``,
-    the concatenation of every ``similarity[t].ravel()`` (frame-major, then row-major), so
-    sorting entry indices sorts by frame and, inside a frame, by row as TrackEval's
-    ``linear_sum_assignment`` output is.
+    Notation: T frames, N_g = total gt detections, N_p = total predicted detections. A gt
+    *detection* index is a position in the concatenated ``gt`` vector (frame-major). The
+    similarity of frame ``t`` is the dense ``(G_t, P_t)`` block TrackEval holds; the layout
+    keeps its non-zero entries only (E of them over the sequence), each as the detection
+    indices of its row and column and its value, sorted frame-major and row-major inside a
+    frame, so sorting entry indices sorts them as TrackEval's ``linear_sum_assignment`` output
+    is. Every metric treats an absent entry as the exact zero of the dense block
+    (:meth:`frame_block` rebuilds a block where a solver needs it); memory grows with the
+    overlapping pairs, not with ``G_t * P_t``.
     """
 
-    def __init__(self, n_gt: np.ndarray, n_pred: np.ndarray, gt: np.ndarray, pred: np.ndarray, sim: np.ndarray):
+    def __init__(self, n_gt: np.ndarray, n_pred: np.ndarray, gt: np.ndarray, pred: np.ndarray,
+                 ent_row: np.ndarray, ent_col: np.ndarray, sim: np.ndarray):
         """From flat arrays: ``n_gt`` / ``n_pred`` (T,) detections per frame, ``gt`` (N_g,) and
-        ``pred`` (N_p,) ids frame by frame, ``sim`` (E,) every frame's (G_t, P_t) block
-        row-major, frame by frame (see the class docstring)."""
-        self.num_frames = int(n_gt.size)
+        ``pred`` (N_p,) ids frame by frame, and the entries: ``ent_row`` (E,) gt detection index,
+        ``ent_col`` (E,) pred detection index of the same frame, ``sim`` (E,) their similarity,
+        sorted by (row, col) (see the class docstring). Zero values may be among them."""
+        self.num_frames = int(np.asarray(n_gt).size)
         self.n_gt = np.asarray(n_gt, dtype=np.int64)  # (T,)
         self.n_pred = np.asarray(n_pred, dtype=np.int64)  # (T,)
         self.gt_off = np.concatenate(([0], np.cumsum(self.n_gt)))  # (T+1,)
         self.pred_off = np.concatenate(([0], np.cumsum(self.n_pred)))  # (T+1,)
-        self.ent_off = np.concatenate(([0], np.cumsum(self.n_gt * self.n_pred)))  # (T+1,)
         self.gt = np.ascontiguousarray(gt, dtype=np.int64)  # (N_g,) gt id of each gt detection
         self.pred = np.ascontiguousarray(pred, dtype=np.int64)  # (N_p,) pred id of each pred detection
+        self.ent_row = np.ascontiguousarray(ent_row, dtype=np.int64)  # (E,)
+        self.ent_col = np.ascontiguousarray(ent_col, dtype=np.int64)  # (E,)
         self.sim = np.ascontiguousarray(sim, dtype=np.float64)  # (E,)
-        if self.gt.size != self.gt_off[-1] or self.pred.size != self.pred_off[-1] or self.sim.size != self.ent_off[-1]:
+        if self.gt.size != self.gt_off[-1] or self.pred.size != self.pred_off[-1]:
             raise ValueError(
-                f"flat layout: {self.gt.size} gt ids, {self.pred.size} pred ids and {self.sim.size} similarities "
-                f"do not fit {self.gt_off[-1]}, {self.pred_off[-1]} and {self.ent_off[-1]} from the per-frame counts"
+                f"flat layout: {self.gt.size} gt ids and {self.pred.size} pred ids do not fit "
+                f"{self.gt_off[-1]} and {self.pred_off[-1]} from the per-frame counts"
             )
+        if not (self.ent_row.size == self.ent_col.size == self.sim.size):
+            raise ValueError(f"flat layout: {self.ent_row.size} rows, {self.ent_col.size} columns and {self.sim.size} similarities")
         frames = np.arange(self.num_frames)
         self.gt_frame = np.repeat(frames, self.n_gt)  # (N_g,)
         self.pred_frame = np.repeat(frames, self.n_pred)  # (N_p,)
-        self.ent_frame = np.repeat(frames, self.n_gt * self.n_pred)  # (E,)
+        if self.sim.size:
+            bad = (self.ent_row < 0) | (self.ent_row >= self.gt.size) | (self.ent_col < 0) | (self.ent_col >= self.pred.size)
+            if bad.any() or (self.gt_frame[self.ent_row] != self.pred_frame[self.ent_col]).any():
+                raise ValueError("flat layout: an entry's row and column are not detections of one frame")
+            key = self.ent_row * max(self.pred.size, 1) + self.ent_col  # (E,)
+            if (key[1:] <= key[:-1]).any():
+                raise ValueError("flat layout: entries must be sorted by (row, column), each once")
+        self.ent_frame = self.gt_frame[self.ent_row]  # (E,)
+        self.ent_off = np.searchsorted(self.ent_frame, np.arange(self.num_frames + 1))  # (T+1,)
+
+    @classmethod
+    def from_dense(cls, n_gt: np.ndarray, n_pred: np.ndarray, gt: np.ndarray, pred: np.ndarray, dense: np.ndarray) -> FrameLayout:
+        """From every frame's dense ``(G_t, P_t)`` block row-major, frame by frame, ``dense``
+        (sum of G_t * P_t,): its non-zero values are kept (NaN counts as non-zero)."""
+        n_gt = np.asarray(n_gt, dtype=np.int64)
+        n_pred = np.asarray(n_pred, dtype=np.int64)
+        dense = np.asarray(dense, dtype=np.float64)
+        sizes = n_gt * n_pred  # (T,)
+        if dense.size != int(sizes.sum()):
+            raise ValueError(f"flat layout: {dense.size} similarities do not fit {int(sizes.sum())} from the per-frame counts")
+        hit = np.flatnonzero(dense != 0)  # (E,)
+        frame = np.searchsorted(np.cumsum(sizes), hit, side="right")  # (E,)
+        local = hit - (np.cumsum(sizes) - sizes)[frame]  # (E,) row-major index inside the frame
+        width = n_pred[frame]
+        row = local // np.maximum(width, 1)
+        gt_off = np.concatenate(([0], np.cumsum(n_gt)))
+        pred_off = np.concatenate(([0], np.cumsum(n_pred)))
+        return cls(n_gt, n_pred, gt, pred, gt_off[frame] + row, pred_off[frame] + local - row * width, dense[hit])
 
     @classmethod
     def from_frames(cls, gt_ids: list[np.ndarray], pred_ids: list[np.ndarray], sims: list[np.ndarray]) -> FrameLayout:
         """From per-frame lists: ids (G_t,) / (P_t,) and similarity blocks (G_t, P_t)."""
         n = len(gt_ids)
-        return cls(
+        return cls.from_dense(
             np.fromiter((a.shape[0] for a in gt_ids), np.int64, n),
             np.fromiter((a.shape[0] for a in pred_ids), np.int64, n),
             _concat(gt_ids, np.int64),
             _concat(pred_ids, np.int64),
             _concat([s.ravel() for s in sims], np.float64),
         )
-
-    @cached_property
-    def _ent_row_col(self) -> tuple[np.ndarray, np.ndarray]:
-        f = self.ent_frame  # (E,)
-        local = np.arange(f.size) - self.ent_off[f]  # (E,) row-major index inside the frame
-        width = self.n_pred[f]  # (E,) P_t of the entry's frame
-        row = local // np.maximum(width, 1)
-        col = local - row * width
-        return self.gt_off[f] + row, self.pred_off[f] + col
-
-    @property
-    def ent_row(self) -> np.ndarray:
-        """(E,) gt detection index of each entry."""
-        return self._ent_row_col[0]
-
-    @property
-    def ent_col(self) -> np.ndarray:
-        """(E,) pred detection index of each entry."""
-        return self._ent_row_col[1]
 
     @cached_property
     def ent_g(self) -> np.ndarray:
@@ -343,10 +359,24 @@ class FrameLayout:
         return out
 
     def frame_block(self, values: np.ndarray, t: int) -> np.ndarray:
-        """(G_t, P_t) view of the per-entry ``values`` (E,) for frame ``t``."""
-        return values[self.ent_off[t] : self.ent_off[t + 1]].reshape(
-            int(self.n_gt[t]), int(self.n_pred[t])
-        )
+        """(G_t, P_t) dense block of frame ``t`` of the per-entry ``values`` (E,): the entries'
+        values in their places, zeros (``False``) elsewhere."""
+        lo, hi = int(self.ent_off[t]), int(self.ent_off[t + 1])
+        block = np.zeros((int(self.n_gt[t]), int(self.n_pred[t])), dtype=values.dtype)
+        block[self.ent_row[lo:hi] - self.gt_off[t], self.ent_col[lo:hi] - self.pred_off[t]] = values[lo:hi]
+        return block
+
+    def entries_at(self, t: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Entry indices (K,) of the places ``(rows, cols)`` (K,) of frame ``t``'s block, -1
+        where the block holds an absent (zero) entry."""
+        lo, hi = int(self.ent_off[t]), int(self.ent_off[t + 1])
+        width = max(int(self.n_pred[t]), 1)
+        keys = (self.ent_row[lo:hi] - self.gt_off[t]) * width + (self.ent_col[lo:hi] - self.pred_off[t])  # (E_t,) sorted
+        wanted = np.asarray(rows, dtype=np.int64) * width + np.asarray(cols, dtype=np.int64)  # (K,)
+        if keys.size == 0:
+            return np.full(wanted.size, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)  # (K,)
+        return np.where(keys[at] == wanted, lo + at, -1)
 
     def frame_sum_in_order(self, frame: np.ndarray, values: np.ndarray) -> float:
         """Sum ``values`` (M,) frame by frame, each frame left to right, then over frames.

@@ -73,7 +73,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     except ConfigError as exc:
         raise FormatError(f"bad model_config: {exc.message}", path=path) from None
     model = DiorNet(config)
-    state_dict = payload["state_dict"]
+    state_dict = model.complete_state_dict(payload["state_dict"])  # older checkpoints lack a few keys
     expected = model.state_dict()
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]

@@ -12,11 +12,26 @@ the SA map learns from both the mask loss and the embedding loss) followed by a 
 to one channel; phi_2 is the embedding head's own four 3x3 convolutions. Embeddings are
 L2-normalised rows, compared by cosine downstream.
 
-``loss_emb`` (sec. 3.3) is the cross-entropy of an identity classifier (a linear layer on
-the normalised embedding) over RoIs whose identity is known (label >= 0; -1 = unknown).
+``loss_emb`` (sec. 3.3) is the cross-entropy of an identity classifier over RoIs whose
+identity is known (label >= 0; -1 = unknown), in one of two forms (:class:`IdentityClassifier`):
+
+    linear:  logits = W e_i + b                                (K, C)   DIOR's linear layer
+    cosine:  logits = s * normalize(W) e_i                     (K, C)   NormFace / AdaCos
+
+with W ``(C, D)`` the weight of ``identity_classifier`` (one row per identity) and b its bias.
+Since e_i has unit length, the linear form's logits are bounded by the small norms of W's rows,
+so its softmax stays flat and the loss falls slowly; the cosine form puts every logit in
+[-s, s] with the scale s either fixed or learned (``identity_logit_scale``). Both forms share
+the state-dict keys ``identity_classifier.weight`` / ``.bias`` (the cosine form leaves the
+bias unused and frozen) and ``identity_logit_scale`` (frozen unless learned), so a checkpoint
+loads whichever form trained it.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +39,35 @@ from torch import Tensor, nn
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
 
 UNKNOWN_IDENTITY = -1
+SCALE_KEY = "identity_logit_scale"  # the head's own state-dict key of the cosine form's scale s
+
+
+@dataclass(frozen=True)
+class IdentityClassifier:
+    """Which classifier ``loss_emb`` uses (see the module docstring).
+
+    Attributes:
+        kind: ``linear`` (W e + b) or ``cosine`` (s x cosine with a unit row of W per identity).
+        scale: cosine: s, or ``None`` for ``adacos_scale(C)``: sqrt(2) ln(C - 1), AdaCos's fixed
+            scale for C identities (Zhang et al. 2019, eq. 14).
+        learned: cosine: s is a parameter trained with the rest, starting at ``scale``;
+            otherwise it stays at ``scale``.
+    """
+
+    kind: Literal["linear", "cosine"] = "linear"
+    scale: float | None = None
+    learned: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("linear", "cosine"):
+            raise ValueError(f"identity classifier: kind must be linear or cosine, got {self.kind!r}")
+        if self.scale is not None and not (0 < self.scale < 1000):
+            raise ValueError(f"identity classifier: scale must be in (0, 1000), got {self.scale}")
+
+
+def adacos_scale(num_identities: int) -> float:
+    """AdaCos's fixed scale sqrt(2) ln(C - 1) for C classes (C - 1 taken as at least 2, so s > 0)."""
+    return math.sqrt(2.0) * math.log(max(num_identities - 1, 2))
 
 
 class SpatialAttentionEmbeddingHead(nn.Module):
@@ -41,6 +85,7 @@ class SpatialAttentionEmbeddingHead(nn.Module):
         fc_dim: width of the hidden fully connected layer.
         embedding_dim: length D of the embeddings.
         num_identities: classes of the identity classifier for ``loss_emb`` (0 = none).
+        classifier: which form ``loss_emb`` uses (training only; inference never calls it).
     """
 
     def __init__(
@@ -55,6 +100,7 @@ class SpatialAttentionEmbeddingHead(nn.Module):
         fc_dim: int = 1024,
         embedding_dim: int = 1024,
         num_identities: int = 0,
+        classifier: IdentityClassifier | None = None,
     ) -> None:
         super().__init__()
         object.__setattr__(self, "_mask_head", mask_head)  # shared with roi_heads, deliberately unregistered
@@ -67,7 +113,14 @@ class SpatialAttentionEmbeddingHead(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(fc_dim, embedding_dim),
         )
+        self.classifier = classifier if classifier is not None else IdentityClassifier()
         self.identity_classifier = nn.Linear(embedding_dim, num_identities) if num_identities > 0 else None
+        self.identity_logit_scale = None
+        if self.identity_classifier is not None:
+            cosine = self.classifier.kind == "cosine"
+            scale = self.classifier.scale if self.classifier.scale is not None else adacos_scale(num_identities)
+            self.identity_logit_scale = nn.Parameter(torch.tensor(float(scale)), requires_grad=cosine and self.classifier.learned)  # ()
+            self.identity_classifier.bias.requires_grad_(not cosine)  # the cosine form has no bias
 
     @property
     def mask_head(self) -> nn.Module:
@@ -130,7 +183,23 @@ class SpatialAttentionEmbeddingHead(nn.Module):
         num_identities = self.identity_classifier.out_features
         if bool(((identities[known] < 0) | (identities[known] >= num_identities)).any()):
             raise ValueError(f"identities must be -1 or in [0, {num_identities}), got {identities[known].tolist()}")
-        logits = self.identity_classifier(embeddings[known])  # (K_known, num_identities)
+        logits = self.identity_logits(embeddings[known])  # (K_known, num_identities)
         if logits.shape[0] == 0:
             return logits.sum() * 0.0
         return F.cross_entropy(logits, identities[known])
+
+    def identity_logits(self, embeddings: Tensor) -> Tensor:
+        """The classifier's logits ``(K, C)`` for unit embeddings ``(K, D)`` (see the module docstring)."""
+        if self.classifier.kind == "linear":
+            return self.identity_classifier(embeddings)  # (K, C)
+        prototypes = F.normalize(self.identity_classifier.weight, dim=1)  # (C, D), unit rows
+        return self.identity_logit_scale * (F.normalize(embeddings, dim=1) @ prototypes.T)  # (K, C), in [-s, s]
+
+
+def add_missing_scale(state_dict: dict[str, Tensor], head: SpatialAttentionEmbeddingHead, prefix: str) -> dict[str, Tensor]:
+    """``state_dict`` with ``prefix + SCALE_KEY`` added from ``head`` where a checkpoint written
+    before the key existed lacks it (those were trained with the linear form, which ignores it)."""
+    key = prefix + SCALE_KEY
+    if head.identity_logit_scale is None or key in state_dict:
+        return state_dict
+    return {**state_dict, key: head.identity_logit_scale.detach().clone()}

@@ -33,7 +33,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.transform import resize_boxes
 
 from dior_cli.model.config import ModelConfig
-from dior_cli.model.embedding_head import UNKNOWN_IDENTITY, SpatialAttentionEmbeddingHead
+from dior_cli.model.embedding_head import UNKNOWN_IDENTITY, IdentityClassifier, SpatialAttentionEmbeddingHead, add_missing_scale
 from dior_cli.model.parts import build_backbone, build_roi_heads, build_rpn, build_transform
 from dior_cli.model.temporal_attention import TemporalAttentionFPN
 
@@ -59,9 +59,13 @@ class FrameFeatures:
 
 
 class DiorNet(nn.Module):
-    """The DIOR network, built from a ``ModelConfig`` (see the module docstring for conventions)."""
+    """The DIOR network, built from a ``ModelConfig`` (see the module docstring for conventions).
 
-    def __init__(self, config: ModelConfig | None = None) -> None:
+    ``identity_classifier`` chooses the form of ``loss_emb``'s classifier (training's
+    ``train.emb_classifier``); it changes no state-dict key and nothing at inference.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, identity_classifier: IdentityClassifier | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else ModelConfig()
         self.transform = build_transform(self.config)
@@ -80,6 +84,7 @@ class DiorNet(nn.Module):
             fc_dim=self.config.embedding_fc_dim,
             embedding_dim=self.config.embedding_dim,
             num_identities=self.config.num_identities,
+            classifier=identity_classifier,
         )
 
     # ----------------------------------------------------------------- batch API
@@ -202,6 +207,11 @@ class DiorNet(nn.Module):
         if small_masks is not None:
             result["masks"] = small_masks
         return result
+
+    def complete_state_dict(self, state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``state_dict`` with the keys that checkpoints of older dior versions lack added at this
+        model's values (only ``embedding_head.identity_logit_scale``, unused by what trained them)."""
+        return add_missing_scale(state_dict, self.embedding_head, "embedding_head.")
 
     def set_sampling_generator(self, generator: torch.Generator | None) -> None:
         """Draw the training's anchor and proposal samples (RPN, RoI heads) from ``generator``

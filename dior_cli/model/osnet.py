@@ -131,6 +131,19 @@ class OSNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, 256, 128)`` -> ``(N, 512)``. For inference on the CPU (eval mode, no autograd,
+        float32) this runs the fused kernels of ``dior_cli.model.osnet_fast`` (same arithmetic,
+        verified against the eager layers on first use, which they fall back to on any failure)."""
+        if not self.training and not torch.is_grad_enabled() and images.device.type == "cpu" and images.dtype == torch.float32:
+            from dior_cli.model.osnet_fast import fast_forward
+
+            out = fast_forward(self, images, self.eager_forward)
+            if out is not None:
+                return out
+        return self.eager_forward(images)
+
+    def eager_forward(self, images: torch.Tensor) -> torch.Tensor:
+        """The plain layer-by-layer forward (training, autograd, any device)."""
         x = images.contiguous(memory_format=torch.channels_last)  # (N, 3, 256, 128), stored NHWC
         x = F.relu(self.conv1(x), inplace=True)  # (N, 16, 128, 64)
         x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)  # (N, 16, 64, 32)
@@ -140,6 +153,13 @@ class OSNet(nn.Module):
         x = F.relu(self.conv5(x), inplace=True)  # (N, 128, 16, 8)
         pooled = x.mean(dim=(2, 3))  # (N, 128)
         return F.relu(self.fc_bn(self.fc(pooled)))  # (N, 512)
+
+    def __getstate__(self) -> dict:
+        """Pickled / deep-copied without the fast path's packed weights (rebuilt on first use)."""
+        state = self.__dict__.copy()
+        state.pop("fast_runner", None)
+        state.pop("fast_path_state", None)
+        return state
 
 
 # --- loading ----------------------------------------------------------------------------------

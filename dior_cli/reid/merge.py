@@ -73,7 +73,7 @@ class Merge:
 class _Cluster:
     class_id: int
     ranges: np.ndarray  # (R, 2) int64 [first, last] frame of each member tracklet, sorted, disjoint
-    embedding_sum: np.ndarray  # (D,) float64
+    embedding_sum: np.ndarray  # (D,): the tracklet's own sum (any float dtype) until a merge, then float64
     count: int
     label: int  # smallest tracklet index in the cluster
     version: int = 0
@@ -98,7 +98,7 @@ def cluster_history(tracklets: list[Tracklet], *, max_gap_frames: int, max_dista
     k = len(tracklets)
     clusters = [
         _Cluster(int(t.class_id), np.array([[t.frames[0], t.frames[-1]]], dtype=np.int64),
-                 np.asarray(t.embedding_sum, dtype=np.float64), int(t.count), i)
+                 np.asarray(t.embedding_sum), int(t.count), i)  # no float64 copy per tracklet: see _sum64
         for i, t in enumerate(tracklets)
     ]
     distance_of = _DISTANCES[linkage]
@@ -127,7 +127,8 @@ def cluster_history(tracklets: list[Tracklet], *, max_gap_frames: int, max_dista
         # merge b into a
         ranges = np.concatenate([ca.ranges, cb.ranges])
         ca.ranges = ranges[np.argsort(ranges[:, 0], kind="stable")]
-        ca.embedding_sum = ca.embedding_sum + cb.embedding_sum
+        ca.embedding_sum = _sum64(ca) + _sum64(cb)
+        cb.embedding_sum = np.zeros(0)  # the absorbed cluster's sum is no longer needed
         ca.count += cb.count
         ca.label = min(ca.label, cb.label)
         ca.version += 1
@@ -151,15 +152,22 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
+def _sum64(cluster: _Cluster) -> np.ndarray:
+    """The cluster's embedding sum in float64 (converted on use for an unmerged tracklet, so that
+    memory holds one float32 sum per tracklet instead of a float64 copy; the values are the same)."""
+    total = cluster.embedding_sum
+    return total if total.dtype == np.float64 else total.astype(np.float64)
+
+
 def _centroid_distance(a: _Cluster, b: _Cluster) -> float:
     """``||m_a - m_b||^2 / 2`` with ``m = S / n``."""
-    difference = a.embedding_sum / a.count - b.embedding_sum / b.count  # (D,)
+    difference = _sum64(a) / a.count - _sum64(b) / b.count  # (D,)
     return float(difference @ difference / 2.0)
 
 
 def _average_distance(a: _Cluster, b: _Cluster) -> float:
     """Mean pairwise ``1 - cos`` of the observations: ``1 - S_a . S_b / (n_a n_b)``."""
-    return float(1.0 - a.embedding_sum @ b.embedding_sum / (a.count * b.count))
+    return float(1.0 - _sum64(a) @ _sum64(b) / (a.count * b.count))
 
 
 _DISTANCES = {"centroid": _centroid_distance, "average": _average_distance}

@@ -28,15 +28,12 @@ from dior_cli.association.long_term import link_tracklets
 from dior_cli.config import ReidConfig, seconds_to_frames
 from dior_cli.console import note, track_progress
 from dior_cli.errors import AlignmentError, ConfigError, FormatError, InputNotFound
-from dior_cli.formats.detections_json import read_detections
-from dior_cli.formats.embeddings import read_embeddings
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
-from dior_cli.formats.mots_txt import read_mots_txt, write_mots_txt
-from dior_cli.formats.tracks_json import TrackLinks, read_track_links, summarise_tracks, write_track_links
 from dior_cli.masks import iou_matrix
 from dior_cli.records import MotsRows
 from dior_cli.association.flow import backward_flow, check_frame_size, warp_masks
-from dior_cli.reid.line_embeddings import LineEmbeddings
+from dior_cli.reid.gates import long_term_theta_1
+from dior_cli.reid.track_lines import line_embeddings, read_track_lines, write_refined
 from dior_cli.association.similarity_plot import threshold_figure, write_threshold_plot
 from dior_cli.reid.remots import refine_remots, track_links
 from dior_cli.association.short_term import flow_pairs
@@ -90,19 +87,19 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
     links_path = txt.with_suffix(".json")
     if not links_path.is_file():
         raise InputNotFound(f"tracks need their link file {links_path.name} (written by dior track)", path=txt)
-    probe = read_track_links(links_path)
-    rows = read_mots_txt(txt, probe.frame_base, num_frames=probe.num_frames)
-    links = read_track_links(links_path, len(rows))
-    embeddings = _line_embeddings(options.dets, links, rows, txt)
+    # streamed: masks are kept only where optical flow needs them (remots with --frames)
+    rows, links = read_track_lines(txt, links_path, keep_masks=frames is not None and options.config.method != "dior")
+    embeddings = line_embeddings(options.dets, links, rows, txt)
     fps = links.fps
     if fps is None:
         raise FormatError("link file gives no fps (re-run dior track with --fps)", path=links_path)
     cfg = options.config
     result: dict[str, Any] = {"method": cfg.method, "lines": len(rows), "tracks_in": int(np.unique(rows.obj_id).size)}
     if cfg.method == "dior":
+        theta_1, theta_1_report = long_term_theta_1(cfg, ((rows.class_id[r], embeddings[r]) for r in rows.rows_by_frame(links.num_frames)))
         new_ids, joins = link_tracklets(rows.obj_id, rows.frame, rows.class_id, embeddings,
-                                        max_gap_frames=seconds_to_frames(cfg.n2_seconds, fps), min_similarity=cfg.theta_1)
-        result.update({"joins": len(joins), "theta_1": cfg.theta_1, "n2_frames": seconds_to_frames(cfg.n2_seconds, fps)})
+                                        max_gap_frames=seconds_to_frames(cfg.n2_seconds, fps), min_similarity=theta_1)
+        result.update({"joins": len(joins), "theta_1": theta_1, "theta_1_gate": theta_1_report, "n2_frames": seconds_to_frames(cfg.n2_seconds, fps)})
     else:
         flow_iou = pairs = None
         if frames is not None and cfg.short_term == "remots":
@@ -129,42 +126,12 @@ def refine_file(txt: Path, out: Path, options: ReidOptions, frames: SequenceInfo
             plot = out / f"{txt.stem}.thresholds.png"
             write_threshold_plot(plot, threshold_figure(report.different, report.same, report.theta_short, report.theta_merge, txt.stem))
             result["plot"] = str(plot)
-    refined = MotsRows(frame=rows.frame, obj_id=new_ids, class_id=rows.class_id, rles=rows.rles)
-    write_mots_txt(out / txt.name, refined, links.frame_base)
-    write_track_links(out / f"{txt.stem}.json", TrackLinks(
-        sequence=links.sequence, detections_file=links.detections_file, detections_sha256=links.detections_sha256,
-        frame_base=links.frame_base, num_frames=links.num_frames, fps=fps, lines=links.lines, tracks=summarise_tracks(refined),
-        producer={"stage": "reid", "dior_version": __version__, "method": cfg.method, "input": str(txt),
-                  "input_sha256": file_sha256(txt), "settings": recorded_settings(options)},
-    ))
+    write_refined(txt, out / txt.name, out / f"{txt.stem}.json", links, rows, new_ids,
+                  producer={"stage": "reid", "dior_version": __version__, "method": cfg.method, "input": str(txt),
+                            "input_sha256": file_sha256(txt), "settings": recorded_settings(options)})
     result["tracks_out"] = int(np.unique(new_ids).size)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
-
-
-def _line_embeddings(dets_dir: Path, links: TrackLinks, rows: MotsRows, txt: Path) -> LineEmbeddings:
-    """The embedding of every track line, checked against the detections it came from (rows
-    gathered on demand from the embeddings file, never copied whole)."""
-    dets_path = Path(dets_dir) / links.detections_file
-    if dets_path.suffix != ".json":
-        raise ConfigError(f"was tracked from {links.detections_file}, MOTS txt masks without embeddings, and dior reid compares "
-                          "appearance: embed the masks first (dior infer FRAMES --detections DIR), then dior track and dior reid those", path=txt)
-    dets = read_detections(dets_path)
-    if links.detections_sha256 is not None and dets.sha256 != links.detections_sha256:
-        raise AlignmentError(f"was tracked from another version of {dets_path.name}; re-run dior track", path=txt)
-    npy = dets_path.with_suffix(".npy")
-    if not npy.is_file():
-        raise InputNotFound(f"dior reid compares appearance and needs embeddings ({npy.name} beside {dets_path.name})", path=npy)
-    vectors = read_embeddings(npy, dets, dets_path).vectors
-    det_ids = np.asarray(links.lines, dtype=np.int64)
-    d = dets.detections
-    bad = np.flatnonzero((det_ids < 0) | (det_ids >= len(d)))
-    if bad.size:
-        raise AlignmentError(f"line {bad[0] + 1} names det_id {det_ids[bad[0]]}, but {dets_path.name} has {len(d)} detections", path=txt)
-    wrong = np.flatnonzero((d.frame[det_ids] != rows.frame) | (d.class_id[det_ids] != rows.class_id))
-    if wrong.size:
-        raise AlignmentError(f"line {wrong[0] + 1} does not match the frame and class of det_id {det_ids[wrong[0]]}", path=txt)
-    return LineEmbeddings(vectors, det_ids)
 
 
 def link_flow_ious(rows: MotsRows, frames: SequenceInfo, scale: float, sequence: str | None = None) -> np.ndarray:

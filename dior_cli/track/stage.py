@@ -28,18 +28,20 @@ from typing import Any
 import numpy as np
 
 from dior_cli import __version__
-from dior_cli.association.long_term import link_tracklets
+from dior_cli.association.long_term import StreamingLinker, link_tracklets
 from dior_cli.config import ReidConfig, TrackConfig, seconds_to_frames
 from dior_cli.console import note, track_progress
 from dior_cli.errors import ConfigError, FormatError, InputNotFound
-from dior_cli.formats.detections_json import DetectionsFile, list_detection_files, read_detections
-from dior_cli.formats.embeddings import read_embeddings
+from dior_cli.formats.detections_json import (DetectionsFile, DetectionStream, NotStreamable, frames_in_order,
+                                              list_detection_files, read_detections)
+from dior_cli.formats.embeddings import open_embedding_rows, read_embeddings
 from dior_cli.formats.mots_detections import list_mots_txt_files, read_mots_txt_detections
-from dior_cli.formats.mots_txt import write_mots_txt
-from dior_cli.formats.tracks_json import TrackLinks, summarise_tracks, write_track_links
+from dior_cli.formats.mots_txt import mots_txt_writer
+from dior_cli.formats.tracks_json import TrackSummary, track_links_writer
 from dior_cli.masks import area, make_disjoint
-from dior_cli.records import MotsRows
+from dior_cli.records import Detections
 from dior_cli.rerun import skipped_entry
+from dior_cli.track.gates import TrackGates, streamed_frames, track_gates
 from dior_cli.track.tracker import OnlineTracker
 
 MOTS_TXT_INPUT, DETECTIONS_INPUT = "mots-txt", "dior-json"
@@ -121,7 +123,8 @@ def recorded_settings(options: TrackOptions, kind: str) -> dict[str, Any]:
     settings: dict[str, Any] = {"masks_only": options.masks_only, "offline_reid": options.offline_reid, "fps": options.fps,
                                 "retrieval": options.retrieval, **{f"track.{k}": v for k, v in dataclasses.asdict(options.track).items()}}
     if options.offline_reid:
-        settings.update({"reid.n2_seconds": options.reid.n2_seconds, "reid.theta_1": options.reid.theta_1})
+        settings.update({"reid.n2_seconds": options.reid.n2_seconds, "reid.theta_1": options.reid.theta_1,
+                         "reid.theta_1_gate": options.reid.theta_1_gate, "reid.theta_1_sigma": options.reid.theta_1_sigma})
     if kind == MOTS_TXT_INPUT:
         settings["frame_base"] = options.frame_base
     return settings
@@ -135,8 +138,19 @@ def _read_input(path: Path, options: TrackOptions, kind: str) -> tuple[Detection
 
 
 def track_file(path: Path, txt: Path, links_path: Path, options: TrackOptions, kind: str = DETECTIONS_INPUT) -> dict[str, Any]:
-    """Track one detections file (dior JSON or MOTS txt) and write its outputs; return its summary."""
+    """Track one detections file (dior JSON or MOTS txt) and write its outputs; return its summary.
+
+    A dior JSON in dior's own layout (one detection per line, frames in order) is streamed: read
+    twice, a batch of lines at a time (tracking, then writing), with embeddings read by row range;
+    memory holds the live tracks and per-tracklet summaries, not the sequence. Any other input is
+    read whole. Both give the same bytes.
+    """
     start = time.perf_counter()
+    if kind == DETECTIONS_INPUT:
+        try:
+            return _track_streamed(path, txt, links_path, options, start)
+        except NotStreamable:
+            pass  # another layout, or rows not in frame order: read it whole
     dets, ignore_skipped = _read_input(path, options, kind)
     fps = options.fps if options.fps is not None else dets.fps
     if fps is None:
@@ -153,83 +167,168 @@ def track_file(path: Path, txt: Path, links_path: Path, options: TrackOptions, k
             note(f"{path.stem}: no {npy.name}; tracking on masks alone (cost 1 - IoM)")
     if options.offline_reid and embeddings is None:
         raise ConfigError(f"{path}: --offline-reid compares appearance and needs embeddings ({npy.name})")
-    obj_ids, tracker = associate(dets, embeddings, fps, options)
+    d = dets.detections
+    frames = [(f, rows, d[rows]) for f, rows in enumerate(d.rows_by_frame(dets.num_frames))]
+    gates = track_gates(options.track, options.reid, None if embeddings is None else  # appearance gates (issue 15)
+                        ((d.class_id[r], embeddings[r]) for r in d.rows_by_frame(dets.num_frames)), options.offline_reid)
+    tracker = make_tracker(options, fps, embeddings is not None, gates)
+    obj_ids = np.zeros(len(d), dtype=np.int64)
+    for frame, rows, frame_dets in track_progress(frames, dets.sequence, unit="frames"):
+        obj_ids[rows] = _step(tracker, frame, frame_dets, None if embeddings is None else embeddings[rows])
+    tracker.finish()
     joins = []
     if options.offline_reid:
-        d = dets.detections
         obj_ids, joins = link_tracklets(
             obj_ids, d.frame, d.class_id, embeddings,
-            max_gap_frames=seconds_to_frames(options.reid.n2_seconds, fps), min_similarity=options.reid.theta_1,
+            max_gap_frames=seconds_to_frames(options.reid.n2_seconds, fps), min_similarity=gates.theta_1,
         )
-    rows, line_det_ids, moved, emptied = tracks_to_rows(dets, obj_ids)
-    write_mots_txt(txt, rows, dets.frame_base)
-    tracks = summarise_tracks(rows)
-    write_track_links(links_path, TrackLinks(
-        sequence=dets.sequence, detections_file=path.name, detections_sha256=dets.sha256, frame_base=dets.frame_base,
-        num_frames=dets.num_frames, fps=fps, lines=line_det_ids, tracks=tracks,
-        producer={"stage": "track", "dior_version": __version__, "appearance": embeddings is not None,
-                  "offline_reid": options.offline_reid, "input_format": kind, "input_sha256": dets.sha256,
-                  "settings": recorded_settings(options, kind)},
-    ))
+    written = _write_outputs(txt, links_path, ((rows, frame_dets, obj_ids[rows]) for _, rows, frame_dets in frames),
+                             dets.sequence, path.name, dets.sha256, dets.frame_base, dets.num_frames, fps,
+                             {**_producer(options, kind, embeddings is not None, dets.sha256), "appearance_gates": gates.report})
+    return _summary(len(d), written, embeddings is not None, tracker, joins, dets.num_frames, fps, start,
+                    {"appearance_gates": gates.report, **({"ignore_rows_skipped": ignore_skipped} if kind == MOTS_TXT_INPUT else {})})
+
+
+def _track_streamed(path: Path, txt: Path, links_path: Path, options: TrackOptions, start: float) -> dict[str, Any]:
+    """:func:`track_file` for a dior JSON read as a stream (raises ``NotStreamable`` otherwise, before writing anything)."""
+    stream = DetectionStream(path)
+    head = stream.header
+    fps = options.fps if options.fps is not None else head["fps"]
+    if fps is None:
+        raise ConfigError(f"{path}: the detections file gives no fps; pass --fps")
+    embeddings = None
+    npy = path.with_suffix(".npy")
+    if not options.masks_only:
+        if npy.is_file():
+            embeddings = open_embedding_rows(npy, path)
+            for text in embeddings.notes:
+                note(text)
+        else:
+            note(f"{path.stem}: no {npy.name}; tracking on masks alone (cost 1 - IoM)")
+    if options.offline_reid and embeddings is None:
+        raise ConfigError(f"{path}: --offline-reid compares appearance and needs embeddings ({npy.name})")
+    gates = track_gates(options.track, options.reid, None if embeddings is None else streamed_frames(path, head["num_frames"], embeddings),
+                        options.offline_reid)  # appearance gates (issue 15)
+    tracker = make_tracker(options, fps, embeddings is not None, gates)
+    linker = StreamingLinker(max_gap_frames=seconds_to_frames(options.reid.n2_seconds, fps), min_similarity=gates.theta_1,
+                             dim=embeddings.shape[1]) if options.offline_reid else None
+    pieces = []  # (K,) online ids of each frame, in det_id order
+    usable = True  # False once a frame's rows run past the embeddings' rows (reported after the whole file is checked)
+    frames = frames_in_order(stream.blocks(), head["num_frames"])
+    for frame, first, frame_dets in track_progress(frames, head["sequence"], total=head["num_frames"], unit="frames"):
+        rows = slice(first, first + len(frame_dets))
+        usable = usable and (embeddings is None or rows.stop <= embeddings.shape[0])
+        if len(pieces) >= 1024:  # one array, not an object per frame
+            pieces = [np.concatenate(pieces)]
+        if not usable:
+            pieces.append(np.zeros(len(frame_dets), np.int64))
+            continue
+        vectors = None if embeddings is None else embeddings[rows]  # (K, D)
+        ids = _step(tracker, frame, frame_dets, vectors)
+        pieces.append(ids)
+        if linker is not None:
+            linker.add(frame, ids, frame_dets.class_id, vectors)
+            linker.end_all_but(tracker.live_obj_ids())
+    tracker.finish()
+    if embeddings is not None:
+        embeddings.check_against(stream.rows, stream.sha256, path)
+    obj_ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)  # (N,)
+    joins = []
+    if linker is not None:
+        mapping, joins = linker.finish()
+        if mapping:  # each id to its chain's first
+            unique, inverse = np.unique(obj_ids, return_inverse=True)
+            obj_ids = np.array([mapping.get(u, u) for u in unique.tolist()], dtype=np.int64)[inverse.reshape(-1)]
+    second = DetectionStream(path, check_rles=False)  # already checked; the sha256 below proves it is the same file
+    frames = ((np.arange(first, first + len(fd)), fd, obj_ids[first : first + len(fd)])
+              for _, first, fd in frames_in_order(second.blocks(), head["num_frames"]))
+
+    def unchanged() -> None:
+        if second.sha256 != stream.sha256:
+            raise FormatError("changed while dior track was reading it; run dior track again", path=path)
+
+    written = _write_outputs(txt, links_path, frames, head["sequence"], path.name, stream.sha256, head["frame_base"],
+                             head["num_frames"], fps, {**_producer(options, DETECTIONS_INPUT, embeddings is not None, stream.sha256), "appearance_gates": gates.report},
+                             before_rename=unchanged)
+    return _summary(stream.rows, written, embeddings is not None, tracker, joins, head["num_frames"], fps, start, {"appearance_gates": gates.report})
+
+
+def make_tracker(options: TrackOptions, fps: float, use_appearance: bool, gates: TrackGates) -> OnlineTracker:
+    """The online tracker of ``options.track`` at ``fps``, with the sequence's appearance ``gates``."""
+    cfg = options.track
+    return OnlineTracker(
+        n1_frames=seconds_to_frames(cfg.n1_seconds, fps), stack_first=cfg.stack_first, stack_recent=cfg.stack_recent,
+        match_min_iom=cfg.match_min_iom, match_min_similarity=cfg.match_min_similarity, match_max_cost=gates.match_max_cost,
+        retrieval_min_similarity=gates.retrieval_min_similarity, retrieval_min_iom=cfg.retrieval_min_iom,
+        new_track_score=cfg.new_track_score, use_appearance=use_appearance, use_retrieval=options.retrieval,
+    )
+
+
+def _step(tracker: OnlineTracker, frame: int, dets: Detections, vectors: np.ndarray | None) -> np.ndarray:
+    """One frame through the tracker: ``(K,)`` object ids (0 = none)."""
+    if len(dets) == 0:
+        return tracker.step(frame, [], np.zeros(0, np.int64), np.zeros(0), None if vectors is None else vectors[:0])
+    return tracker.step(frame, list(dets.rles), dets.class_id, dets.score, vectors)
+
+
+def _write_outputs(txt: Path, links_path: Path, frames, sequence: str, detections_file: str, sha256: str | None, frame_base: int,
+                   num_frames: int, fps: float, producer: dict, before_rename=None) -> dict[str, int]:
+    """Write the MOTS txt and the link file from ``(det_ids (K,), Detections, final ids (K,))`` per frame, in frame order.
+
+    A frame's tracked masks, by increasing id, are made disjoint (higher score keeps shared
+    pixels); a mask left empty is not written. Both files are streamed and atomic.
+    """
+    moved = emptied = lines = 0
+    tracks: dict[int, list[int]] = {}  # id -> [class of its first line, first frame, last frame, lines]
+    with track_links_writer(links_path, sequence=sequence, detections_file=detections_file, detections_sha256=sha256,
+                            frame_base=frame_base, num_frames=num_frames, fps=fps) as links:
+        with mots_txt_writer(txt, frame_base) as write:
+            for det_ids, dets, ids in frames:
+                keep = np.flatnonzero(ids > 0)
+                if keep.size == 0:
+                    continue
+                keep = keep[np.argsort(ids[keep], kind="stable")]
+                masks, n = make_disjoint([dets.rles[i] for i in keep], dets.score[keep])
+                moved += n
+                nonempty = area(masks) > 0 if n else np.ones(keep.size, bool)
+                emptied += int((~nonempty).sum())
+                keep = keep[nonempty]
+                masks = [m for m, k in zip(masks, nonempty.tolist()) if k]
+                write(dets.frame[keep], ids[keep], dets.class_id[keep], masks)
+                links.add_lines(det_ids[keep])
+                lines += keep.size
+                for obj_id, cls, frame in zip(ids[keep].tolist(), dets.class_id[keep].tolist(), dets.frame[keep].tolist()):
+                    entry = tracks.get(obj_id)
+                    if entry is None:
+                        tracks[obj_id] = [cls, frame, frame, 1]
+                    else:
+                        entry[2], entry[3] = frame, entry[3] + 1
+            if before_rename is not None:
+                before_rename()
+        summaries = [TrackSummary(obj_id=o, class_id=c, first_frame=a, last_frame=b, num_detections=k)
+                     for o, (c, a, b, k) in sorted(tracks.items())]
+        links.finish(summaries, producer)
+    return {"lines": lines, "tracks": len(summaries), "moved": moved, "emptied": emptied}
+
+
+def _producer(options: TrackOptions, kind: str, appearance: bool, sha256: str | None) -> dict[str, Any]:
+    return {"stage": "track", "dior_version": __version__, "appearance": appearance, "offline_reid": options.offline_reid,
+            "input_format": kind, "input_sha256": sha256, "settings": recorded_settings(options, kind)}
+
+
+def _summary(detections: int, written: dict, appearance: bool, tracker: OnlineTracker, joins: list, frames: int, fps: float,
+             start: float, extra: dict) -> dict[str, Any]:
     return {
-        "detections": len(dets.detections),
-        "tracked_detections": len(line_det_ids),
-        "tracks": len(tracks),
-        "appearance": embeddings is not None,
+        "detections": detections,
+        "tracked_detections": written["lines"],
+        "tracks": written["tracks"],
+        "appearance": appearance,
         "retrieved": tracker.retrieved,
         "reid_joins": len(joins),
-        "overlap_pixels_moved": moved,
-        "masks_emptied_by_overlap": emptied,
-        "frames": dets.num_frames,
+        "overlap_pixels_moved": written["moved"],
+        "masks_emptied_by_overlap": written["emptied"],
+        "frames": frames,
         "fps": fps,
-        **({"ignore_rows_skipped": ignore_skipped} if kind == MOTS_TXT_INPUT else {}),
+        **extra,
         "seconds": round(time.perf_counter() - start, 3),
     }
-
-
-def associate(dets: DetectionsFile, embeddings: np.ndarray | None, fps: float, options: TrackOptions) -> tuple[np.ndarray, OnlineTracker]:
-    """Run the online tracker over the sequence; ``(N,)`` object id per detection (0 = none)."""
-    cfg = options.track
-    tracker = OnlineTracker(
-        n1_frames=seconds_to_frames(cfg.n1_seconds, fps), stack_first=cfg.stack_first, stack_recent=cfg.stack_recent,
-        match_min_iom=cfg.match_min_iom, match_min_similarity=cfg.match_min_similarity, match_max_cost=cfg.match_max_cost,
-        retrieval_min_similarity=cfg.retrieval_min_similarity, retrieval_min_iom=cfg.retrieval_min_iom,
-        new_track_score=cfg.new_track_score, use_appearance=embeddings is not None, use_retrieval=options.retrieval,
-    )
-    d = dets.detections
-    obj_ids = np.zeros(len(d), dtype=np.int64)
-    for frame, rows in track_progress(list(enumerate(d.rows_by_frame(dets.num_frames))), dets.sequence, unit="frames"):
-        if rows.size == 0:
-            tracker.step(frame, [], np.zeros(0, np.int64), np.zeros(0), None if embeddings is None else embeddings[:0])
-            continue
-        obj_ids[rows] = tracker.step(frame, [d.rles[i] for i in rows], d.class_id[rows], d.score[rows],
-                                     None if embeddings is None else embeddings[rows])
-    tracker.finish()
-    return obj_ids, tracker
-
-
-def tracks_to_rows(dets: DetectionsFile, obj_ids: np.ndarray) -> tuple[MotsRows, list[int], int, int]:
-    """MOTS rows of the tracked detections, frame by frame, ids increasing within a frame.
-
-    Masks of a frame are made disjoint (higher score keeps shared pixels); a mask left
-    empty is not written. Returns the rows, the ``det_id`` of each row, the pixels moved
-    and the number of masks emptied. Per-row fields are gathered as arrays, one frame's
-    index array at a time (no Python object per row beyond its mask).
-    """
-    d = dets.detections
-    kept, rles = [], []
-    moved = emptied = 0
-    for rows in d.rows_by_frame(dets.num_frames):
-        rows = rows[obj_ids[rows] > 0]
-        if rows.size == 0:
-            continue
-        rows = rows[np.argsort(obj_ids[rows], kind="stable")]
-        masks, n = make_disjoint([d.rles[i] for i in rows], d.score[rows])
-        moved += n
-        keep = area(masks) > 0 if n else np.ones(rows.size, bool)
-        emptied += int((~keep).sum())
-        kept.append(rows[keep])
-        rles.extend(m for m, k in zip(masks, keep.tolist()) if k)
-    det_ids = np.concatenate(kept) if kept else np.zeros(0, np.int64)  # (L,)
-    rows_out = MotsRows(frame=d.frame[det_ids], obj_id=obj_ids[det_ids], class_id=d.class_id[det_ids], rles=rles)
-    return rows_out, det_ids.tolist(), moved, emptied

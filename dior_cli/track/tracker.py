@@ -72,8 +72,11 @@ class OnlineTracker:
         stack_recent: embeddings kept from its most recent frames.
         match_min_iom: gate of step 1, minimum IoM with the track's last mask.
         match_min_similarity: gate of step 1, minimum max-cosine (with appearance).
-        match_max_cost: gate of step 1, maximum cost.
+        match_max_cost: gate of step 1, maximum cost (without mask overlap a match needs
+            max-cosine >= ``2 - match_max_cost``).
         retrieval_min_similarity: gate of step 2, minimum max-cosine (with appearance).
+            ``dior track`` reads both from each sequence by default (:mod:`dior_cli.track.gates`);
+            the defaults here are dior's fixed values, which suit OSNet.
         retrieval_min_iom: gate of step 2 without appearance, minimum IoM with the last mask.
         new_track_score: minimum score for a detection to start a track.
         use_appearance: whether embeddings are given to :meth:`step`.
@@ -132,6 +135,10 @@ class OnlineTracker:
         for class_id in set(self._live) - set(np.unique(class_ids).tolist()):
             self._expire(frame, class_id)
         return obj_ids
+
+    def live_obj_ids(self) -> set[int]:
+        """Ids of the tracks that can still be matched (the others never get another detection)."""
+        return {t.obj_id for tracks in self._live.values() for t in tracks}
 
     def finish(self) -> int:
         """End the sequence: terminate every live track; return how many tracks there were."""

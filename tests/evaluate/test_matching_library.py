@@ -16,10 +16,10 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from dior_cli.errors import FormatError
-from dior_cli.evaluate.annotation_reading import read_masks
+from dior_cli.evaluate.annotation_reading import as_mots_rows, read_masks
 from dior_cli.formats.eval_layouts import read_annotation_rows
 from dior_cli.formats.mots_txt import read_mots_txt
-from dior_cli.matching.frame_pairs import SequenceMasks, first_overlap_frame, pair_frames
+from dior_cli.matching.frame_pairs import SequenceMasks, first_overlap_frame, first_overlapping_pair, pair_frames
 from dior_cli.matching.mask_runs import RleProblem, decode_counts
 from dior_cli.records import MotsRows
 from tests.conftest import KITTI_TXT, require
@@ -114,7 +114,7 @@ def test_pair_frames_iou_and_ignore_match_pycocotools(tmp_path):
         assert pairs.pred_rows_in(t).tolist() == preds
         if objects and preds:
             expected = np.asarray(mask_utils.iou([gt.rles[i] for i in objects], [pred.rles[i] for i in preds], [0] * len(preds)))
-            block = pairs.iou[pairs.ent_off[t] : pairs.ent_off[t + 1]].reshape(len(objects), len(preds))
+            block = pairs.iou_block(t)
             assert np.array_equal(block, expected)  # bit for bit
             checked += 1
         if ignores and preds:
@@ -135,6 +135,15 @@ def test_overlap_frame_found():
     rows = MotsRows(frame=[0, 0, 2, 2], obj_id=[1, 2, 1, 2], class_id=[1, 1, 1, 1], rles=rles)
     assert first_overlap_frame(SequenceMasks.of(rows)) == 2
     assert first_overlap_frame(SequenceMasks.of(rows[[0, 1]])) is None
+    # the pair named in the error: rows 2 and 3 (file order), sharing the one pixel (2, 2)
+    assert first_overlapping_pair(SequenceMasks.of(rows), 2) == (2, 3, 1)
+    assert first_overlapping_pair(SequenceMasks.of(rows), 0) is None
+    # three masks of a frame: the first pair in file order wins, with all the pixels it shares
+    big = np.zeros((4, 5), dtype=np.uint8)
+    big[0:4, 3:5] = 1  # columns 3-4: 4 pixels shared with `two` (rows 2-3), none with `one`
+    crowd = MotsRows(frame=[0, 0, 0], obj_id=[1, 2, 3], class_id=[1, 1, 1],
+                     rles=[{"size": [4, 5], "counts": _encode(m)} for m in (one, big, two)])
+    assert first_overlapping_pair(SequenceMasks.of(crowd), 0) == (0, 2, 1)
 
 
 def test_fast_reader_equals_general_reader(tmp_path):
@@ -144,13 +153,13 @@ def test_fast_reader_equals_general_reader(tmp_path):
     general = read_annotation_rows(source, 0, num_frames=154)
     for name in ("frame", "obj_id", "class_id"):
         assert np.array_equal(getattr(fast.rows, name), getattr(general, name))
-    assert list(fast.rows.rles) == list(general.rles)
+    assert list(as_mots_rows(fast.rows).rles) == list(general.rles)
     # a file the one-pass reader does not take (a blank line, a tab) reads the same through the general reader
     text = source.read_text().splitlines()
     odd = tmp_path / "odd.txt"
     odd.write_text(text[0].replace(" ", "\t", 1) + "\n\n" + "\n".join(text[1:]) + "\n")
     slow = read_masks(odd, 0, num_frames=154)
-    assert np.array_equal(slow.rows.obj_id, general.obj_id) and list(slow.rows.rles) == list(general.rles)
+    assert np.array_equal(slow.rows.obj_id, general.obj_id) and list(as_mots_rows(slow.rows).rles) == list(general.rles)
     assert np.array_equal(slow.runs.area, fast.runs.area)
     # a broken line: the general reader's error, naming the line
     bad = tmp_path / "bad.txt"

@@ -255,6 +255,16 @@ def test_sparse_pair_indexing_matches_trackeval(monkeypatch):
     check_sequences([random_sequence(rng) for _ in range(12)], "sparse pairs", classes=1)
 
 
+def test_identity_by_groups_of_ids_matches_trackeval(monkeypatch):
+    """With many ids the identity matching is solved per connected group of agreeing ids
+    instead of on one dense matrix; force that path on random and many-id sequences."""
+    from dior_cli.evaluate import identity
+
+    monkeypatch.setattr(identity, "_DENSE_AGREEMENT", 0)
+    rng = np.random.default_rng(17)
+    check_sequences([random_sequence(rng) for _ in range(12)], "identity groups", classes=1)
+
+
 def test_many_ids_match_trackeval():
     """Enough ids that TrackEval's dense association sums (np.sum, pairwise) recurse."""
     rng = np.random.default_rng(5)

@@ -117,3 +117,102 @@ def test_stress_scenes_match_trackeval(tmp_path):
     # the generated scenes do reach the paths they are meant to stress
     assert any(v["pedestrian"]["IDSW"] or v["car"]["IDSW"] for v in doc["per_sequence"].values())
     assert doc["per_sequence"]["0102"]["car"]["CLR_TP"] == 0
+
+
+def _write_case(tmp_path, plan: dict[str, tuple[int, int]]):
+    """Generated sequences in the flat KITTI-MOTS layout with a seqmap; returns the paths and lengths."""
+    gt_dir, pred_dir = tmp_path / "kitti_mots" / "instances_txt", tmp_path / "pred"
+    gt_dir.mkdir(parents=True)
+    pred_dir.mkdir()
+    gt_files, pred_files, lengths, seqmap = {}, {}, {}, []
+    for seq, (seed, frames) in plan.items():
+        gt_text, pred_text = _scene(seed, frames)
+        (gt_dir / f"{seq}.txt").write_text(gt_text)
+        (pred_dir / f"{seq}.txt").write_text(pred_text)
+        gt_files[seq], pred_files[seq] = gt_dir / f"{seq}.txt", pred_dir / f"{seq}.txt"
+        lengths[seq] = frames + 3  # frames past the last annotation: empty frames at the end
+        seqmap.append(f"{seq} empty 000000 {lengths[seq] - 1:06d}\n")
+    (tmp_path / "stress.seqmap").write_text("".join(seqmap))
+    return gt_dir, pred_dir, gt_files, pred_files, lengths
+
+
+def _count_blocks(monkeypatch) -> list[int]:
+    """Record how many rows each streamed block hands out (ground truth and predictions)."""
+    from dior_cli.evaluate import annotation_reading
+
+    sizes: list[int] = []
+    take = annotation_reading.MaskStream.take
+
+    def counting(self, t_end, t0):
+        block = take(self, t_end, t0)
+        sizes.append(len(block.rows))
+        return block
+
+    monkeypatch.setattr(annotation_reading.MaskStream, "take", counting)
+    return sizes
+
+
+def test_sequences_longer_than_a_block_match_trackeval(tmp_path, monkeypatch):
+    """Files read 3 kB at a time: each sequence is scored in tens of frame blocks (chunk ends
+    fall inside frames), tracks and an identity swap span block boundaries, and there are empty
+    frames (no gt, no predictions, neither) and stretches of them longer than a block; every
+    field stays bit-identical to TrackEval, and equal to reading the files whole."""
+    plan = {"0200": (4, 90), "0201": (5, 60)}
+    gt_dir, pred_dir, gt_files, pred_files, lengths = _write_case(tmp_path, plan)
+    for path, gap in ((pred_dir / "0200.txt", range(30, 50)), (gt_dir / "0201.txt", range(20, 32))):  # long empty stretches
+        kept = [line for line in path.read_text().splitlines(keepends=True) if int(line.split(" ", 1)[0]) not in gap]
+        path.write_text("".join(kept))
+    sizes = _count_blocks(monkeypatch)
+    doc = run(EvaluateOptions(gt=tmp_path / "kitti_mots", pred=pred_dir, seqmap=tmp_path / "stress.seqmap",
+                              benchmark="kitti-mots", workers=1, chunk_bytes=3000))
+    assert len(sizes) >= 2 * 30, "each sequence should be read in many blocks"
+    assert 0 in sizes, "some block should hold no row of one side (an empty stretch of frames)"
+    ref = reference.kitti_mots(gt_files, pred_files, lengths)
+    problems = _compare(doc, ref, ["car", "pedestrian"], class_average=True)
+    assert not problems, "\n".join(problems[:20])
+    whole = run(EvaluateOptions(gt=tmp_path / "kitti_mots", pred=pred_dir, seqmap=tmp_path / "stress.seqmap",
+                                benchmark="kitti-mots", workers=1))
+    assert whole["per_sequence"] == doc["per_sequence"] and whole["curves"] == doc["curves"]
+
+
+def test_files_that_cannot_be_streamed_are_read_whole(tmp_path, monkeypatch):
+    """A file whose lines leave frame order after the first chunks, and one that turns
+    non-canonical late (a CRLF line end), are detected mid-stream and read whole instead:
+    same numbers as TrackEval."""
+    plan = {"0300": (6, 50), "0301": (7, 50)}
+    gt_dir, pred_dir, gt_files, pred_files, lengths = _write_case(tmp_path, plan)
+    lines = (pred_dir / "0300.txt").read_text().splitlines(keepends=True)
+    moved = [i for i, line in enumerate(lines) if line.startswith("4 ")]  # frame 4 written again at the end
+    (pred_dir / "0300.txt").write_text("".join(line for i, line in enumerate(lines) if i not in moved) + "".join(lines[i] for i in moved))
+    gt_lines = (gt_dir / "0301.txt").read_text().splitlines(keepends=True)
+    gt_lines[-2] = gt_lines[-2].replace("\n", "\r\n")
+    (gt_dir / "0301.txt").write_text("".join(gt_lines), newline="")
+    sizes = _count_blocks(monkeypatch)
+    doc = run(EvaluateOptions(gt=tmp_path / "kitti_mots", pred=pred_dir, seqmap=tmp_path / "stress.seqmap",
+                              benchmark="kitti-mots", workers=1, chunk_bytes=3000))
+    assert moved and sizes, "the streamed reader should have started on both sequences"
+    ref = reference.kitti_mots(gt_files, pred_files, lengths)
+    problems = _compare(doc, ref, ["car", "pedestrian"], class_average=True)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_late_errors_in_a_stream_name_the_line_or_frame(tmp_path):
+    """A bad line near the end of a long file, and overlapping predictions in a late frame,
+    give the same errors as a file read whole: the line number, or both objects and the frame."""
+    from dior_cli.errors import FormatError
+
+    plan = {"0400": (8, 60)}
+    gt_dir, pred_dir, _, _, _ = _write_case(tmp_path, plan)
+    options = dict(gt=tmp_path / "kitti_mots", pred=pred_dir, seqmap=tmp_path / "stress.seqmap", benchmark="kitti-mots",
+                   workers=1, chunk_bytes=3000)
+    lines = (pred_dir / "0400.txt").read_text().splitlines(keepends=True)
+    bad = lines.copy()
+    fields = bad[-3].split(" ")
+    bad[-3] = " ".join(fields[:2] + ["7"] + fields[3:])  # class 7 does not exist
+    (pred_dir / "0400.txt").write_text("".join(bad))
+    with pytest.raises(FormatError, match=f"line {len(lines) - 2}"):
+        run(EvaluateOptions(**options))
+    frame, obj, cls, h, w, counts = lines[-1].split()
+    (pred_dir / "0400.txt").write_text("".join(lines) + f"{frame} 7777 {cls} {h} {w} {counts}\n")  # the last mask again, another id
+    with pytest.raises(FormatError, match=f"objects {obj} and 7777 overlap by .* pixels in frame {frame}"):
+        run(EvaluateOptions(**options))

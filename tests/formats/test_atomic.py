@@ -26,10 +26,10 @@ def _rows(n):
 def test_exception_during_write_leaves_nothing(tmp_path, monkeypatch):
     target = tmp_path / "out" / "seq.txt"
 
-    def explode(rows, frame_base):
+    def explode(frames, obj_ids, class_ids, rles, frame_base):
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C while the text was produced
 
-    monkeypatch.setattr(mots_txt, "format_mots_lines", explode)
+    monkeypatch.setattr(mots_txt, "format_mots_columns", explode)
     with pytest.raises(KeyboardInterrupt):
         write_mots_txt(target, _rows(3), 0)
     assert list((tmp_path / "out").iterdir()) == []

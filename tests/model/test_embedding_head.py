@@ -1,4 +1,4 @@
-"""Spatial attention + embedding head: shapes, unit rows, the shared mask head, loss_emb."""
+"""Spatial attention + embedding head: shapes, unit rows, the shared mask head, loss_emb (linear and cosine)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
 
-from dior_cli.model.embedding_head import SpatialAttentionEmbeddingHead
+from dior_cli.model.embedding_head import IdentityClassifier, SpatialAttentionEmbeddingHead, adacos_scale
 from dior_cli.model.network import DiorNet
 from tests.model.tiny import tiny_config
 
@@ -78,3 +78,62 @@ def test_identity_out_of_range_is_refused():
     head = make_head(num_identities=4)
     with pytest.raises(ValueError, match="identities"):
         head.identity_loss(head(rois(2)), torch.tensor([4, 0]))
+
+
+def _head_with_weights(classifier: IdentityClassifier) -> SpatialAttentionEmbeddingHead:
+    """A head with D = 2 and two identities whose classifier rows are (3, 0) and (0, 2), bias (1, -1)."""
+    head = SpatialAttentionEmbeddingHead(MaskRCNNHeads(256, [256] * 1, 1), conv_layers=1, fc_dim=8, embedding_dim=2,
+                                         num_identities=2, classifier=classifier)
+    with torch.no_grad():
+        head.identity_classifier.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 2.0]]))
+        head.identity_classifier.bias.copy_(torch.tensor([1.0, -1.0]))
+    return head
+
+
+def test_cosine_logits_are_the_scale_times_the_cosine_with_unit_prototypes():
+    """By hand: e = (0.6, 0.8); unit prototypes (1, 0) and (0, 1): cosines 0.6 and 0.8, logits 6 and 8
+    at s = 10 (the bias is not used), so the loss for identity 1 is ln(1 + e^-2); the linear form
+    gives W e + b = (2.8, 0.6)."""
+    embedding = torch.tensor([[0.6, 0.8]])
+    cosine = _head_with_weights(IdentityClassifier(kind="cosine", scale=10.0))
+    torch.testing.assert_close(cosine.identity_logits(embedding), torch.tensor([[6.0, 8.0]]))
+    torch.testing.assert_close(cosine.identity_loss(embedding, torch.tensor([1])), torch.tensor(math.log(1 + math.exp(-2))))
+    linear = _head_with_weights(IdentityClassifier(kind="linear"))
+    torch.testing.assert_close(linear.identity_logits(embedding), torch.tensor([[2.8, 0.6]]))
+
+
+@pytest.mark.parametrize(("learned", "scale_trains"), [(True, True), (False, False)])
+def test_cosine_scale_learns_only_when_asked_and_the_bias_never(learned, scale_trains):
+    head = _head_with_weights(IdentityClassifier(kind="cosine", scale=4.0, learned=learned))
+    assert head.identity_logit_scale.requires_grad is scale_trains and not head.identity_classifier.bias.requires_grad
+    head.identity_loss(torch.tensor([[0.6, 0.8], [1.0, 0.0]]), torch.tensor([0, 0])).backward()
+    assert (head.identity_logit_scale.grad is not None) is scale_trains
+    assert head.identity_classifier.bias.grad is None and head.identity_classifier.weight.grad is not None
+    linear = _head_with_weights(IdentityClassifier(kind="linear"))
+    assert not linear.identity_logit_scale.requires_grad and linear.identity_classifier.bias.requires_grad
+
+
+def test_default_scale_is_adacos_for_the_number_of_identities():
+    assert adacos_scale(24) == pytest.approx(math.sqrt(2) * math.log(23))  # AdaCos eq. 14: sqrt(2) ln(C - 1)
+    assert adacos_scale(2) > 0  # C - 1 = 1 would give s = 0: floored at ln 2
+    head = make_head(num_identities=4)
+    assert head.identity_logit_scale.item() == pytest.approx(math.sqrt(2) * math.log(3))
+
+
+def test_checkpoints_without_the_scale_key_still_load(tmp_path):
+    """Checkpoints from before the cosine classifier have no identity_logit_scale: it is filled in."""
+    from dior_cli.model.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = DiorNet(tiny_config())
+    path = save_checkpoint(tmp_path / "old.pt", model)
+    payload = torch.load(path, weights_only=True)
+    del payload["state_dict"]["embedding_head.identity_logit_scale"]
+    torch.save(payload, path)
+    loaded, _ = load_checkpoint(path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    payload["state_dict"]["embedding_head.something_else"] = torch.zeros(1)  # control: other stray keys are still refused
+    torch.save(payload, path)
+    with pytest.raises(Exception, match="unexpected embedding_head.something_else"):
+        load_checkpoint(path)

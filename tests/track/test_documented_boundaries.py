@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dior_cli.association.long_term import link_tracklets
-from dior_cli.config import ReidConfig
+from dior_cli.config import FIXED_THETA_1, ReidConfig
 from dior_cli.masks import encode
 from dior_cli.track.tracker import OnlineTracker
 
@@ -75,8 +75,9 @@ def test_n2_is_counted_from_the_end_of_one_tracklet_to_the_start_of_the_next():
 
 
 def test_theta_1_is_not_attributed_to_the_paper():
-    """DIOR sec. 3.4 names theta_1 but gives no value (papers/dior.md): 0.7 is dior's own default."""
+    """DIOR sec. 3.4 names theta_1 but gives no value (papers/dior.md): the fixed 0.7 is dior's own
+    default, and unset (the default) theta_1 is read from the data."""
     field = next(f for f in dataclasses.fields(ReidConfig) if f.name == "theta_1")
-    assert field.default == 0.7
+    assert field.default is None and FIXED_THETA_1 == 0.7 and "0.7" in field.metadata["help"]
     assert field.metadata["source"] is None
     assert "own default" in field.metadata["help"] and "no value" in field.metadata["help"]
