@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("DIOR_DATA", REPO.parent / "shared" / "data"))
 
-from dior_cli.infer_detector import DEFAULT_BATCH, DEFAULT_INPUT_SIZE  # noqa: E402
+from dior_cli.infer.detector import DEFAULT_BATCH, DEFAULT_INPUT_SIZE  # noqa: E402
 from dior_cli.model.yolox_onnx import load_yolox  # noqa: E402
 from dior_cli.model.yolox_detector import letterbox, network_input_hw  # noqa: E402
 

@@ -170,7 +170,8 @@ def infer(
     import time
 
     from dior_cli import cli_summaries
-    from dior_cli.infer import InferOptions, run
+    from dior_cli.infer.options import InferOptions
+    from dior_cli.infer.stage import run
 
     start = time.perf_counter()
     fields = _infer_fields(weights=weights, reid_weights=reid_weights, input_size=input_size, vehicles=vehicles, mask_method=mask_method,
@@ -184,7 +185,7 @@ def infer(
 
 def _infer_fields(*, weights, reid_weights, input_size, vehicles, mask_method, fps, device, score_thresh, max_dets, batch) -> dict[str, Any]:
     """``InferOptions`` fields from the options ``infer`` and ``run`` share."""
-    from dior_cli.infer_detector import DEFAULT_BATCH, DetectorSettings, parse_mask_methods, parse_vehicles
+    from dior_cli.infer.detector import DEFAULT_BATCH, DetectorSettings, parse_mask_methods, parse_vehicles
 
     settings = DetectorSettings(input_size=input_size, vehicles=parse_vehicles(vehicles), mask_methods=parse_mask_methods(mask_method),
                                 batch=batch or DEFAULT_BATCH)

@@ -33,7 +33,7 @@ class RunOptions:
     Attributes:
         source: a video, a folder of frames or a dataset root.
         out: the run folder (``dets/``, ``tracks/``, ``render/`` inside).
-        infer: ``dior_cli.infer.InferOptions`` fields other than ``source``, ``out`` and ``overwrite``.
+        infer: ``dior_cli.infer.options.InferOptions`` fields other than ``source``, ``out`` and ``overwrite``.
         offline_reid: DIOR long-term re-ID after the online tracker (``dior track --offline-reid``).
         render: write a video per sequence.
         trail: frames of past centres drawn per track in the video.
@@ -52,7 +52,8 @@ class RunOptions:
 
 def run(options: RunOptions) -> dict[str, Any]:
     """Infer, track and render every sequence of ``options.source``; return one summary."""
-    from dior_cli import infer
+    from dior_cli.infer.options import InferOptions
+    from dior_cli.infer.stage import run as run_infer
     from dior_cli.render import stage as render_stage
     from dior_cli.track import stage as track_stage
 
@@ -62,7 +63,7 @@ def run(options: RunOptions) -> dict[str, Any]:
 
     console.print("[bold]1/3 infer[/]: detect, segment, embed")
     tick = time.perf_counter()
-    inferred = infer.run(infer.InferOptions(source=options.source, out=dets, overwrite=options.overwrite, **options.infer))
+    inferred = run_infer(InferOptions(source=options.source, out=dets, overwrite=options.overwrite, **options.infer))
     seconds["infer"] = time.perf_counter() - tick
 
     console.print("[bold]2/3 track[/]" + (" + long-term re-ID" if options.offline_reid else ""))

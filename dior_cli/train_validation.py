@@ -43,7 +43,8 @@ def validate(model, root: Path, out: Path, device) -> dict[str, Any]:
     from dior_cli.formats.detections_json import read_detections
     from dior_cli.formats.eval_layouts import read_annotation_rows
     from dior_cli.formats.layouts import discover_sequences
-    from dior_cli.infer import InferOptions, infer_sequence
+    from dior_cli.infer.options import InferOptions
+    from dior_cli.infer.stage import infer_sequence
     from dior_cli.track.stage import TrackOptions
     from dior_cli.track.stage import run as track
 

@@ -21,7 +21,7 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / "dior_cli"
 STAGES = {  # stage -> its modules' dotted-name prefixes
-    "infer": ("dior_cli.infer", "dior_cli.infer_given", "dior_cli.infer_detector"),
+    "infer": ("dior_cli.infer",),
     "adapt": ("dior_cli.adapt",),
     "train": ("dior_cli.train", "dior_cli.train_loop", "dior_cli.train_sampler", "dior_cli.train_distributed",
               "dior_cli.train_progress", "dior_cli.train_state", "dior_cli.train_log"),

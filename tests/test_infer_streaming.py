@@ -12,7 +12,7 @@ import torch
 from pycocotools import mask as coco_mask
 from typer.testing import CliRunner
 
-import dior_cli.infer as infer
+import dior_cli.infer.stage as infer
 from dior_cli.cli import app
 from dior_cli.formats.detections_json import read_detections
 from dior_cli.formats.embeddings import read_embeddings

@@ -1,4 +1,4 @@
-"""``dior infer``'s options, shared by its three paths (``infer``, ``infer_detector``, ``infer_given``)
+"""``dior infer``'s options, shared by its three paths (``infer.stage``, ``infer.detector``, ``infer.given``)
 without them importing each other."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class InferOptions:
     fps: float | None = None  # frames per second to record; None: the source's (video header, seqinfo.ini, KITTI 10)
     appearance: str = "auto"  # DIOR network path: auto (its head if trained, else OSNet), network, osnet
     reid_weights: str | None = None  # the OSNet ONNX file; None: found through dior_cli.weights
-    detector: Any = None  # infer_detector.DetectorSettings for the detector path; None: its defaults
+    detector: Any = None  # infer.detector.DetectorSettings for the detector path; None: its defaults
 
     @property
     def uses_detector(self) -> bool:

@@ -20,13 +20,13 @@ and thresholded there, and a frame's masks are encoded in one batch (``mask_past
 Which path runs:
 
 - no ``--weights`` (or an ONNX file, or ``yolox``): the detector path of a fresh install,
-  YOLOX-nano boxes, box -> mask and OSNet embeddings (``dior_cli.infer_detector``);
+  YOLOX-nano boxes, box -> mask and OSNet embeddings (``dior_cli.infer.detector``);
 - ``--weights coco`` or a dior checkpoint: the DIOR network above. Its embedding head is used
   for appearance only when it was trained (a checkpoint written by ``dior train`` after at least
   one step); COCO weights and untrained checkpoints get OSNet embeddings of their boxes
   instead, and dior says so (``--appearance`` overrides); ``producer["appearance"]`` records which;
 - ``--detections``: the network does not detect; the given detection sets are fused and
-  embedded instead (``dior_cli.infer_given``).
+  embedded instead (``dior_cli.infer.given``).
 
 Several processes (``torchrun --nproc-per-node N -m dior_cli infer ...``) split the
 sequences by rank: process r takes sequences r, r + N, ... and is their only writer.
@@ -46,7 +46,7 @@ from dior_cli.devices import pick_device
 from dior_cli.errors import ConfigError, FormatError
 from dior_cli.formats.layouts import SequenceInfo, discover_sequences
 from dior_cli.formats.sequence_outputs import SequenceOutputs, skip_finished
-from dior_cli.infer_options import InferOptions
+from dior_cli.infer.options import InferOptions
 from dior_cli.records import Detections
 from dior_cli.runtime import autocast, load_network, rank_and_world
 from dior_cli.sliding_window import sliding_window
@@ -58,7 +58,7 @@ def run(options: InferOptions) -> dict[str, Any]:
     if options.fps is not None and not options.fps > 0:
         raise ConfigError(f"--fps must be positive, got {options.fps}")
     if options.detections:
-        from dior_cli.infer_given import run_given
+        from dior_cli.infer.given import run_given
 
         return run_given(options)
     if options.uses_detector:
@@ -115,8 +115,8 @@ def _my_sequences(options: InferOptions) -> tuple[list[SequenceInfo], int, int]:
 
 
 def run_detector(options: InferOptions) -> dict[str, Any]:
-    """The detector path (``dior_cli.infer_detector``) over every sequence this process handles."""
-    from dior_cli.infer_detector import DetectorSettings, infer_sequence as detect_sequence, load_pipeline
+    """The detector path (``dior_cli.infer.detector``) over every sequence this process handles."""
+    from dior_cli.infer.detector import DetectorSettings, infer_sequence as detect_sequence, load_pipeline
 
     for flag, used in {"--encoder": options.encoder is not None, "--frame-base": options.frame_base is not None,
                        "--fusion-iom": options.fusion_iom is not None}.items():
