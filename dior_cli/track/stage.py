@@ -37,7 +37,7 @@ from dior_cli.formats.detections_json import (DetectionsFile, DetectionStream, N
 from dior_cli.formats.embeddings import open_embedding_rows, read_embeddings
 from dior_cli.formats.mots_detections import list_mots_txt_files, read_mots_txt_detections
 from dior_cli.formats.mots_txt import mots_txt_writer
-from dior_cli.formats.tracks_json import TrackSummary, track_links_writer
+from dior_cli.formats.tracks_json import TrackSummary, summarise_track_arrays, track_links_writer
 from dior_cli.masks import area, make_disjoint
 from dior_cli.records import Detections
 from dior_cli.rerun import skipped_entry
@@ -168,21 +168,16 @@ def track_file(path: Path, txt: Path, links_path: Path, options: TrackOptions, k
     if options.offline_reid and embeddings is None:
         raise ConfigError(f"{path}: --offline-reid compares appearance and needs embeddings ({npy.name})")
     d = dets.detections
-    frames = [(f, rows, d[rows]) for f, rows in enumerate(d.rows_by_frame(dets.num_frames))]
     gates = track_gates(options.track, options.reid, None if embeddings is None else  # appearance gates (issue 15)
                         ((d.class_id[r], embeddings[r]) for r in d.rows_by_frame(dets.num_frames)), options.offline_reid)
-    tracker = make_tracker(options, fps, embeddings is not None, gates)
-    obj_ids = np.zeros(len(d), dtype=np.int64)
-    for frame, rows, frame_dets in track_progress(frames, dets.sequence, unit="frames"):
-        obj_ids[rows] = _step(tracker, frame, frame_dets, None if embeddings is None else embeddings[rows])
-    tracker.finish()
+    obj_ids, tracker = associate(dets, embeddings, fps, options, gates)
     joins = []
     if options.offline_reid:
         obj_ids, joins = link_tracklets(
             obj_ids, d.frame, d.class_id, embeddings,
             max_gap_frames=seconds_to_frames(options.reid.n2_seconds, fps), min_similarity=gates.theta_1,
         )
-    written = _write_outputs(txt, links_path, ((rows, frame_dets, obj_ids[rows]) for _, rows, frame_dets in frames),
+    written = _write_outputs(txt, links_path, ((rows, d[rows], obj_ids[rows]) for rows in d.rows_by_frame(dets.num_frames)),
                              dets.sequence, path.name, dets.sha256, dets.frame_base, dets.num_frames, fps,
                              {**_producer(options, kind, embeddings is not None, dets.sha256), "appearance_gates": gates.report})
     return _summary(len(d), written, embeddings is not None, tracker, joins, dets.num_frames, fps, start,
@@ -253,6 +248,26 @@ def _track_streamed(path: Path, txt: Path, links_path: Path, options: TrackOptio
     return _summary(stream.rows, written, embeddings is not None, tracker, joins, head["num_frames"], fps, start, {"appearance_gates": gates.report})
 
 
+def associate(dets: DetectionsFile, embeddings: np.ndarray | None, fps: float, options: TrackOptions,
+              gates: TrackGates | None = None) -> tuple[np.ndarray, OnlineTracker]:
+    """Run the online tracker over a sequence held in memory; ``(N,)`` object id per detection (0 = none).
+
+    ``gates``: the sequence's appearance gates (:func:`dior_cli.track.gates.track_gates`); None reads
+    them from ``embeddings`` as :func:`track_file` does.
+    """
+    d = dets.detections
+    by_frame = d.rows_by_frame(dets.num_frames)
+    if gates is None:
+        gates = track_gates(options.track, options.reid, None if embeddings is None else
+                            ((d.class_id[r], embeddings[r]) for r in by_frame), options.offline_reid)
+    tracker = make_tracker(options, fps, embeddings is not None, gates)
+    obj_ids = np.zeros(len(d), dtype=np.int64)
+    for frame, rows in track_progress(list(enumerate(by_frame)), dets.sequence, unit="frames"):
+        obj_ids[rows] = _step(tracker, frame, d[rows], None if embeddings is None else embeddings[rows])
+    tracker.finish()
+    return obj_ids, tracker
+
+
 def make_tracker(options: TrackOptions, fps: float, use_appearance: bool, gates: TrackGates) -> OnlineTracker:
     """The online tracker of ``options.track`` at ``fps``, with the sequence's appearance ``gates``."""
     cfg = options.track
@@ -297,12 +312,12 @@ def _write_outputs(txt: Path, links_path: Path, frames, sequence: str, detection
                 write(dets.frame[keep], ids[keep], dets.class_id[keep], masks)
                 links.add_lines(det_ids[keep])
                 lines += keep.size
-                for obj_id, cls, frame in zip(ids[keep].tolist(), dets.class_id[keep].tolist(), dets.frame[keep].tolist()):
-                    entry = tracks.get(obj_id)
+                for part in summarise_track_arrays(dets.frame[keep], ids[keep], dets.class_id[keep]):  # frames come in order
+                    entry = tracks.get(part.obj_id)
                     if entry is None:
-                        tracks[obj_id] = [cls, frame, frame, 1]
+                        tracks[part.obj_id] = [part.class_id, part.first_frame, part.last_frame, part.num_detections]
                     else:
-                        entry[2], entry[3] = frame, entry[3] + 1
+                        entry[2], entry[3] = part.last_frame, entry[3] + part.num_detections
             if before_rename is not None:
                 before_rename()
         summaries = [TrackSummary(obj_id=o, class_id=c, first_frame=a, last_frame=b, num_detections=k)
