@@ -48,7 +48,8 @@ from dior_cli.formats.mots_txt import read_mots_txt  # noqa: E402
 from dior_cli.formats.tracks_json import read_track_links  # noqa: E402
 from dior_cli.association.long_term import link_tracklets  # noqa: E402
 from dior_cli.reid.remots import refine_remots  # noqa: E402
-from dior_cli.reid.stage import ReidOptions, _line_embeddings  # noqa: E402
+from dior_cli.reid.stage import ReidOptions  # noqa: E402
+from dior_cli.reid.track_lines import line_embeddings  # noqa: E402
 from dior_cli.reid.stage import run as reid  # noqa: E402
 from dior_cli.track.stage import TrackOptions  # noqa: E402
 from dior_cli.track.stage import run as track  # noqa: E402
@@ -87,7 +88,7 @@ def load_arrays(tracks: Path, dets: Path) -> list[tuple]:
         probe = read_track_links(txt.with_suffix(".json"))
         rows = read_mots_txt(txt, probe.frame_base, num_frames=probe.num_frames)
         links = read_track_links(txt.with_suffix(".json"), len(rows))
-        out.append((rows.frame, rows.obj_id, rows.class_id, _line_embeddings(dets, links, rows, txt)[:], links.fps))
+        out.append((rows.frame, rows.obj_id, rows.class_id, line_embeddings(dets, links, rows, txt)[:], links.fps))
     return out
 
 
