@@ -113,11 +113,7 @@ def read_embeddings(npy_path: str | os.PathLike, detections: DetectionsFile, det
     npy_path = Path(npy_path)
     array = _open_array(npy_path)
     n = len(detections.detections)
-    if array.shape[0] != n:
-        raise AlignmentError(
-            f"has {array.shape[0]} rows but {Path(detections_path).name} has {n} detections (row i must embed det_id i)",
-            path=npy_path,
-        )
+    _check_row_count(array.shape[0], n, detections_path, npy_path)
     norms = _checked_norms(array, npy_path)  # (N,) float32
     notes: list[str] = []
     record = record_path(npy_path)
@@ -188,15 +184,9 @@ class EmbeddingRows:
         Raises:
             AlignmentError: another row count, or rows computed from another version of the detections.
         """
-        if self.shape[0] != num_detections:
-            raise AlignmentError(f"has {self.shape[0]} rows but {Path(detections_path).name} has {num_detections} detections "
-                                 "(row i must embed det_id i)", path=self.npy_path)
-        if self.detections_sha256 is not None and detections_sha256 is not None and self.detections_sha256 != detections_sha256:
-            raise AlignmentError(
-                f"was computed from another version of {Path(detections_path).name} (stale embeddings); "
-                "re-run `dior infer` with --overwrite",
-                path=record_path(self.npy_path).with_suffix(""),
-            )
+        _check_row_count(self.shape[0], num_detections, detections_path, self.npy_path)
+        if self.detections_sha256 is not None:
+            _check_not_stale(self.detections_sha256, detections_sha256, detections_path, record_path(self.npy_path))
 
 
 def open_embedding_rows(npy_path: str | os.PathLike, detections_path: str | os.PathLike) -> EmbeddingRows:
@@ -272,8 +262,21 @@ def _checked_norms(array: np.ndarray, npy_path: Path) -> np.ndarray:
 
 
 def _check_record(record: Path, npy_path: Path, detections: DetectionsFile, detections_path: str | os.PathLike) -> None:
-    dets_hash = _record_hashes(record, npy_path)
-    if detections.sha256 is not None and dets_hash != detections.sha256:
+    _check_not_stale(_record_hashes(record, npy_path), detections.sha256, detections_path, record)
+
+
+def _check_row_count(rows: int, num_detections: int, detections_path: str | os.PathLike, npy_path: Path) -> None:
+    """Row i embeds det_id i: as many rows as detections."""
+    if rows != num_detections:
+        raise AlignmentError(
+            f"has {rows} rows but {Path(detections_path).name} has {num_detections} detections (row i must embed det_id i)",
+            path=npy_path,
+        )
+
+
+def _check_not_stale(recorded_sha256: str, detections_sha256: str | None, detections_path: str | os.PathLike, record: Path) -> None:
+    """The record names the detections the rows were computed from; ``None``: nothing to compare."""
+    if detections_sha256 is not None and recorded_sha256 != detections_sha256:
         raise AlignmentError(
             f"was computed from another version of {Path(detections_path).name} (stale embeddings); "
             "re-run `dior infer` with --overwrite",
